@@ -1,0 +1,39 @@
+# nb_oauth — everything a fresh machine with Python 3.11+ and make needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+DEMO_PORT ?= 8750
+LAB_PORT  ?= 8888
+
+.PHONY: test demo bench bench-quick install clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Re-install when the project's dependencies change.
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-notebook: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e ".[notebook]"
+	touch $@
+
+install: $(VENV)/.installed-notebook
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(VENV)/.installed-notebook
+	$(PY) -m nb_oauth.demo.launch --port $(DEMO_PORT) --lab-port $(LAB_PORT) --notebook notebooks/quickstart.ipynb
+
+bench: $(VENV)/.installed-test
+	$(PY) -m benchmarks.run
+
+bench-quick: $(VENV)/.installed-test
+	$(PY) -m benchmarks.run --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
