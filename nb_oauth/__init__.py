@@ -1,0 +1,102 @@
+"""nb_oauth — Postman-grade OAuth 2.0 inside Jupyter.
+
+The core (this package without :mod:`nb_oauth.magics` and :mod:`nb_oauth.form`) imports
+nothing from IPython or ipywidgets and works in plain Python::
+
+    import nb_oauth
+    cfg = nb_oauth.OAuth2Config(token_name="demo", grant_type="client_credentials", ...)
+    token = nb_oauth.get_new_access_token(cfg)
+    nb_oauth.session("demo").get("https://api.example/me")
+
+In a notebook: ``%load_ext nb_oauth``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .auth import OAuth2Auth, auth, session
+from .config import GRANT_TYPES, OAuth2Config
+from .errors import (
+    AuthorizationDeniedError,
+    ConfigError,
+    DiscoveryError,
+    FlowCancelledError,
+    FlowTimeoutError,
+    IDTokenError,
+    InvalidTokenResponseError,
+    ListenerError,
+    NetworkError,
+    OAuthError,
+    RefreshError,
+    RevocationError,
+    StateMismatchError,
+    StoreError,
+    TokenEndpointError,
+)
+from .flows import PendingFlow, get_new_access_token, start_flow
+from .store import TokenExpiredError, TokenStore, tokens
+from .token import Token
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRANT_TYPES",
+    "AuthorizationDeniedError",
+    "ConfigError",
+    "DiscoveryError",
+    "FlowCancelledError",
+    "FlowTimeoutError",
+    "IDTokenError",
+    "InvalidTokenResponseError",
+    "ListenerError",
+    "NetworkError",
+    "OAuth2Auth",
+    "OAuth2Config",
+    "OAuthError",
+    "PendingFlow",
+    "RefreshError",
+    "RevocationError",
+    "StateMismatchError",
+    "StoreError",
+    "Token",
+    "TokenEndpointError",
+    "TokenExpiredError",
+    "TokenStore",
+    "auth",
+    "form",
+    "from_postman",
+    "get_new_access_token",
+    "load_ipython_extension",
+    "session",
+    "start_flow",
+    "tokens",
+    "unload_ipython_extension",
+]
+
+
+def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2Config]:
+    """Every OAuth 2.0 auth block of a Postman collection export, as configs keyed by token name."""
+    from .postman import from_postman as _from_postman
+
+    return _from_postman(path, environment)
+
+
+def form(**kwargs: Any) -> Any:
+    """The configuration form and token manager (needs ipywidgets)."""
+    from .form import TokenForm
+
+    return TokenForm(**kwargs).widget()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nb_oauth``: register the magics (the widget form loads only when shown)."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)

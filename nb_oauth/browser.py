@@ -1,0 +1,44 @@
+"""Opening URLs in the user's browser, honouring ``BROWSER`` at every call.
+
+Python's ``webbrowser`` reads ``BROWSER`` once per process; nb_oauth reads it each time, so a
+``BROWSER`` set later (a test's scripted user agent, a user's choice) is honoured too.  The
+browser is started in a background thread: some browser commands only return when the window
+closes, and the flow must not wait for that.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import threading
+import webbrowser
+
+
+def _open(url: str) -> bool:
+    choice = os.environ.get("BROWSER")
+    if choice:
+        for entry in choice.split(os.pathsep):
+            entry = entry.strip()
+            if not entry:
+                continue
+            try:
+                if "%s" in entry:
+                    browser: webbrowser.BaseBrowser = webbrowser.BackgroundBrowser(shlex.split(entry))
+                else:
+                    browser = webbrowser.get(entry)
+                if browser.open(url, new=2):
+                    return True
+            except (webbrowser.Error, OSError, ValueError):
+                continue
+        return False
+    try:
+        return webbrowser.open(url, new=2)
+    except (webbrowser.Error, OSError):
+        return False
+
+
+def open_in_browser(url: str) -> threading.Thread:
+    """Open ``url`` in a new tab without blocking; returns the thread doing it."""
+    thread = threading.Thread(target=_open, args=(url,), name="nb_oauth-browser", daemon=True)
+    thread.start()
+    return thread

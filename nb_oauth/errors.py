@@ -1,0 +1,201 @@
+"""Every failure a user can cause or meet, as one exception family.
+
+Each error names the cause and the fix, carries the server's ``error`` /
+``error_description`` when there is one, and never carries a secret: messages
+pass through :func:`redact` with every secret the flow knows about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "OAuthError",
+    "ConfigError",
+    "AuthorizationDeniedError",
+    "StateMismatchError",
+    "FlowTimeoutError",
+    "FlowCancelledError",
+    "TokenEndpointError",
+    "InvalidTokenResponseError",
+    "RefreshError",
+    "RevocationError",
+    "DiscoveryError",
+    "IDTokenError",
+    "NetworkError",
+    "ListenerError",
+    "StoreError",
+    "mask",
+    "redact",
+]
+
+#: Keys whose values are secrets wherever they appear (bodies, query strings, JSON).
+SECRET_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_secret",
+        "password",
+        "code_verifier",
+        "code",
+        "device_code",
+        "assertion",
+        "client_assertion",
+        "token",
+    }
+)
+
+_SECRET_PAIR = re.compile(
+    r"(?P<key>\b(?:" + "|".join(sorted(SECRET_KEYS, key=len, reverse=True)) + r")\b)"
+    r"(?P<sep>\"?\s*[:=]\s*\"?)(?P<value>[^\"&\s,;}]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
+
+
+def mask(secret: str | None, keep: int = 4) -> str:
+    """Show a secret as its first few characters and its length, never the whole value."""
+    if not secret:
+        return "—"
+    secret = str(secret)
+    if len(secret) <= keep * 2:
+        return "•" * 6 + f" ({len(secret)} chars)"
+    return f"{secret[:keep]}…({len(secret)} chars)"
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Remove every known secret and every secret-looking ``key=value`` from ``text``."""
+    if not text:
+        return text
+    for secret in sorted({s for s in secrets if s and len(str(s)) >= 4}, key=len, reverse=True):
+        text = text.replace(str(secret), mask(str(secret)))
+    text = _SECRET_PAIR.sub(lambda m: f"{m['key']}{m['sep']}{_masked_value(m['value'])}", text)
+    return _BEARER.sub(lambda m: f"{m['scheme']}{_masked_value(m['value'])}", text)
+
+
+def _masked_value(value: str) -> str:
+    return value if ("…" in value or "•" in value) else mask(value)
+
+
+class OAuthError(Exception):
+    """Base class of every nb_oauth error: a message with the cause and the fix.
+
+    ``error`` and ``error_description`` carry the server's own words when the
+    failure came from the server (already redacted).  ``trace`` is the trace of
+    the flow that failed, when there was one, so the failure can be seen where
+    it happened.
+    """
+
+    default_fix: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+        status: int | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        secrets = list(secrets)
+        self.error = redact(error, secrets) if error else None
+        self.error_description = redact(error_description, secrets) if error_description else None
+        self.status = status
+        self.fix = fix if fix is not None else self.default_fix
+        self.trace = None
+        parts = [redact(message, secrets)]
+        if self.error:
+            server = f"server said: {self.error}"
+            if self.error_description:
+                server += f" — {self.error_description}"
+            parts.append(f"({server})")
+        if self.fix:
+            parts.append(f"Fix: {self.fix}")
+        super().__init__(" ".join(parts))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(OAuthError, ValueError):
+    """The configuration is incomplete or inconsistent; raised before any request is sent."""
+
+
+class AuthorizationDeniedError(OAuthError):
+    """The user or the server refused the authorization (``error=`` on the redirect)."""
+
+    default_fix = "Approve the request at the provider, or check the client's allowed scopes and redirect URIs."
+
+
+class StateMismatchError(OAuthError):
+    """A redirect carried a ``state`` this flow did not send."""
+
+    default_fix = "Start a new flow; never reuse an authorization URL from an earlier attempt."
+
+
+class FlowTimeoutError(OAuthError, TimeoutError):
+    """Nobody completed the login in time."""
+
+    default_fix = "Run it again and finish the login in the browser tab, or raise NB_OAUTH_CALLBACK_TIMEOUT."
+
+
+class FlowCancelledError(OAuthError):
+    """The user cancelled the flow (interrupt, abort URL or Cancel button)."""
+
+    default_fix = "Run it again when ready."
+
+
+class TokenEndpointError(OAuthError):
+    """The token endpoint refused the request or answered with something that is not a token."""
+
+    default_fix = "Check the Access Token URL, client ID/secret and Client Authentication (header or body)."
+
+
+class InvalidTokenResponseError(TokenEndpointError):
+    """The token endpoint answered 2xx but the body is not a valid token response."""
+
+    default_fix = "Check that the Access Token URL points at the provider's token endpoint."
+
+
+class RefreshError(TokenEndpointError):
+    """Refreshing failed; the previous token is kept."""
+
+    default_fix = "Get a new token (log in again); the previous token is kept until then."
+
+
+class RevocationError(OAuthError):
+    """The revocation endpoint refused the request, or there is none."""
+
+    default_fix = "Set revocation_url (or issuer, for discovery), or use tokens.delete(name) to only forget it."
+
+
+class DiscoveryError(OAuthError):
+    """The issuer's metadata could not be fetched or is invalid."""
+
+    default_fix = "Check the issuer URL (the discovery document lives at <issuer>/.well-known/openid-configuration)."
+
+
+class IDTokenError(OAuthError):
+    """The ID token failed a validation check (the check is named in the message)."""
+
+    default_fix = "Do not trust this token; check the issuer, client ID and the provider's keys."
+
+
+class NetworkError(OAuthError):
+    """The server could not be reached (DNS, refused connection, TLS, timeout)."""
+
+    default_fix = "Check the URL and that the server is up; NB_OAUTH_HTTP_TIMEOUT sets the timeout (seconds)."
+
+
+class ListenerError(OAuthError):
+    """The kernel-local callback listener could not start (e.g. the port is taken)."""
+
+    default_fix = "Free the port, or leave Callback URL empty to use a free port."
+
+
+class StoreError(OAuthError):
+    """A stored token is missing, unreadable or cannot be written."""

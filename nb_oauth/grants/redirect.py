@@ -1,0 +1,221 @@
+"""The grants that send the user's browser to the provider and back: authorization code
+(with or without PKCE) and implicit.
+
+oauthlib builds the authorization URL and reads the redirect.  Its transport check is
+process-wide (``OAUTHLIB_INSECURE_TRANSPORT``); nb_oauth applies its own per-config rule
+instead (https, loopback http, or ``allow_insecure_http``), already enforced in
+:mod:`nb_oauth.config`, and hands oauthlib an https view of URLs that passed that rule.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2 import MobileApplicationClient, WebApplicationClient
+from oauthlib.oauth2.rfc6749.errors import MismatchingStateError, OAuth2Error
+
+from ..browser import open_in_browser
+from ..callback import CallbackPlan, Environment, default_authorize_using_browser, detect_environment, plan_callback
+from ..config import OAuth2Config
+from ..errors import (
+    AuthorizationDeniedError,
+    FlowCancelledError,
+    InvalidTokenResponseError,
+    StateMismatchError,
+)
+from ..listener import CallbackListener, CallbackResult, callback_timeout
+from ..token import TokenSet
+from ..trace import Trace
+from ..transport import _check_fields
+from ..ui import presenter
+from .common import audience_and_resource, body_pairs, config_secrets, request_token
+
+PKCE_VERIFIER_LENGTH = 64
+
+
+def _https_view(url: str) -> str:
+    """The same URL with an https scheme, for oauthlib's process-wide transport check only."""
+    parts = urlsplit(url)
+    return urlunsplit(("https",) + tuple(parts[1:])) if parts.scheme == "http" else url
+
+
+def _restore_scheme(built: str, original: str) -> str:
+    if urlsplit(original).scheme == "http" and built.startswith("https://"):
+        return "http://" + built[len("https://"):]
+    return built
+
+
+class RedirectFlow:
+    """One authorization-code or implicit login: :meth:`start` gives the URL, :meth:`wait` the token."""
+
+    def __init__(self, cfg: OAuth2Config, trace: Trace | None = None, *, env: Environment | None = None,
+                 open_browser: bool | None = None, timeout: float | None = None) -> None:
+        self.cfg = cfg
+        self.trace = trace
+        self.env = env or detect_environment()
+        self.open_browser = (cfg.authorize_using_browser if open_browser is None else open_browser)
+        if self.open_browser is None:
+            self.open_browser = default_authorize_using_browser(self.env)
+        self.timeout = callback_timeout(timeout or cfg.callback_timeout)
+        self.implicit = cfg.grant_type == "implicit"
+        self.state = cfg.state or secrets.token_urlsafe(24)
+        self.nonce: str | None = None
+        self.code_verifier: str | None = None
+        self.plan: CallbackPlan = plan_callback(cfg.callback_url, self.env)
+        self.listener: CallbackListener | None = None
+        self.redirect_uri: str = ""
+        self.authorization_url: str = ""
+        self.deadline: float = 0.0
+
+    # -- step 1: the authorization request -----------------------------------------------------------
+
+    def start(self) -> str:
+        cfg = self.cfg
+        if self.plan.bind_host is not None:
+            self.listener = CallbackListener(self.state, host=self.plan.bind_host, port=self.plan.bind_port,
+                                             path=self.plan.path).start()
+        self.redirect_uri = self.plan.redirect_uri(self.listener.port if self.listener else None)
+        extra: dict[str, str] = {}
+        if "openid" in cfg.scopes:
+            self.nonce = cfg.nonce or secrets.token_urlsafe(16)
+            extra["nonce"] = self.nonce
+        if self.implicit:
+            client: WebApplicationClient | MobileApplicationClient = MobileApplicationClient(cfg.client_id)
+            url = client.prepare_request_uri(_https_view(cfg.auth_url or ""), redirect_uri=self.redirect_uri,
+                                             scope=cfg.scope or None, state=self.state, **extra)
+        else:
+            client = WebApplicationClient(cfg.client_id)
+            if cfg.uses_pkce:
+                self.code_verifier = cfg.code_verifier or client.create_code_verifier(PKCE_VERIFIER_LENGTH)
+                extra["code_challenge"] = client.create_code_challenge(self.code_verifier, cfg.code_challenge_method)
+                extra["code_challenge_method"] = cfg.code_challenge_method
+            url = client.prepare_request_uri(_https_view(cfg.auth_url or ""), redirect_uri=self.redirect_uri,
+                                             scope=cfg.scope or None, state=self.state, **extra)
+        url = _restore_scheme(url, cfg.auth_url or "")
+        url_params = audience_and_resource(cfg) + [(k, v) for k, v, how in cfg.auth_request_params if how != "header"]
+        if url_params:
+            url = add_params_to_uri(url, url_params)
+        self.authorization_url = url
+        self.deadline = time.time() + self.timeout
+        if self.trace is not None:
+            self.trace.add_secret(self.code_verifier)
+            ignored = [k for k, _, how in cfg.auth_request_params if how == "header"]
+            note = ("A browser cannot send custom headers on a navigation; ignored: " + ", ".join(ignored)) if ignored else None
+            from urllib.parse import parse_qsl
+
+            self.trace.record("Authorization request", "notebook", "browser", kind="redirect", method="GET", url=url,
+                              params=parse_qsl(urlsplit(url).query, keep_blank_values=True), note=note)
+            self.trace.record("User logs in and consents at the provider", "browser", "server", kind="note",
+                              note="The notebook never sees the password: the login happens at the provider.")
+        if ignored_headers := [k for k, _, how in cfg.auth_request_params if how == "header"]:
+            presenter().notice("Custom auth-request headers cannot be sent by a browser and were left out: "
+                               + ", ".join(ignored_headers))
+        if self.open_browser:
+            open_in_browser(url)
+        presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
+                                      cancel_url=self.listener.abort_url if self.listener else None)
+        return url
+
+    # -- step 2: the redirect ------------------------------------------------------------------------
+
+    def wait(self) -> TokenSet:
+        """Wait for the redirect (or a pasted URL), then finish; the listener is always closed."""
+        if not self.authorization_url:
+            self.start()
+        try:
+            if self.plan.paste:
+                pasted = presenter().ask_redirected_url(self.authorization_url)
+                if not pasted:
+                    raise FlowCancelledError(
+                        "No redirect can reach this kernel and no redirected URL was pasted.",
+                        fix="Paste the address the browser lands on (flow.complete(url)), or use grant_type='device_code'.")
+                return self.complete(pasted)
+            assert self.listener is not None
+            result = self.listener.wait(max(0.1, self.deadline - time.time()))
+        finally:
+            self.close()
+        return self.finish(result)
+
+    def complete(self, redirected_url: str) -> TokenSet:
+        """Paste mode: finish with the address the browser landed on."""
+        listener = self.listener or CallbackListener(self.state)
+        listener.submit_redirect_url(redirected_url)
+        self.close()
+        if listener.error is not None:
+            raise listener.error
+        assert listener.result is not None
+        return self.finish(listener.result)
+
+    def cancel(self) -> None:
+        if self.listener is not None:
+            self.listener.cancel()
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+
+    # -- step 3: the token -------------------------------------------------------------------------
+
+    def finish(self, result: CallbackResult) -> TokenSet:
+        params = result.params
+        if self.trace is not None:
+            self.trace.add_secret(params.get("code"), params.get("access_token"), params.get("id_token"))
+            self.trace.record("Redirect back to the notebook", "browser", "notebook", kind="redirect",
+                              params=list(params.items()),
+                              note="in the URL fragment, relayed by the listener page" if result.via_fragment else None)
+        self._check_issuer(params.get("iss"))
+        if self.implicit:
+            return self._finish_implicit(params)
+        return self._exchange_code(params)
+
+    def _check_issuer(self, iss: str | None) -> None:
+        """RFC 9207: an ``iss`` in the authorization response must be the issuer we talk to."""
+        if iss is None or not self.cfg.issuer:
+            return
+        if iss.rstrip("/") != self.cfg.issuer.rstrip("/"):
+            raise StateMismatchError(
+                f"The authorization response came from issuer {iss!r}, not {self.cfg.issuer!r} (RFC 9207 mix-up check).",
+                fix="Check the issuer; another server may be answering for this login.")
+
+    def _finish_implicit(self, params: dict[str, str]) -> TokenSet:
+        client = MobileApplicationClient(self.cfg.client_id)
+        fragment_url = _https_view(self.redirect_uri) + "#" + urlencode(params)
+        try:
+            client.parse_request_uri_response(fragment_url, state=self.state, scope=None)
+        except Warning:
+            pass  # narrower scope: kept and reported below
+        except MismatchingStateError:
+            raise StateMismatchError("The redirect's state does not match this login.") from None
+        except OAuth2Error as exc:
+            raise AuthorizationDeniedError("The implicit grant failed.", error=exc.error,
+                                           error_description=exc.description) from None
+        except (ValueError, TypeError) as exc:
+            raise InvalidTokenResponseError(f"The token in the redirect cannot be read: {exc}.",
+                                            secrets=[params.get("access_token")]) from None
+        fields = {k: v for k, v in params.items() if k not in ("state", "iss")}
+        _check_fields(fields, what="implicit grant redirect", secrets=[params.get("access_token")])
+        token_set = TokenSet.from_response(fields, requested_scope=self.cfg.scope)
+        if token_set.scope and self.cfg.scope:
+            missing = [s for s in self.cfg.scopes if s not in token_set.scope.split()]
+            if missing:
+                presenter().notice(f"The server granted fewer scopes than asked: not granted {' '.join(missing)}.")
+        return token_set
+
+    def _exchange_code(self, params: dict[str, str]) -> TokenSet:
+        client = WebApplicationClient(self.cfg.client_id)
+        query_url = _https_view(self.redirect_uri) + "?" + urlencode(params)
+        try:
+            code = client.parse_request_uri_response(query_url, state=self.state)["code"]
+        except MismatchingStateError:
+            raise StateMismatchError("The redirect's state does not match this login.") from None
+        except OAuth2Error as exc:
+            raise AuthorizationDeniedError("The authorization failed.", error=exc.error,
+                                           error_description=exc.description) from None
+        body = client.prepare_request_body(code=code, redirect_uri=self.redirect_uri, include_client_id=False,
+                                           code_verifier=self.code_verifier)
+        return request_token(self.cfg, body_pairs(body), trace=self.trace,
+                             title="Token request (authorization code" + (" + PKCE)" if self.code_verifier else ")"),
+                             extra_secrets=[code, self.code_verifier, *config_secrets(self.cfg)])

@@ -1,0 +1,330 @@
+"""Sending nb_oauth's own requests (token, device, revocation, discovery) and reading the answers.
+
+One place for the rules every request follows: a timeout (``NB_OAUTH_HTTP_TIMEOUT``), a size
+limit on what is read, network failures turned into :class:`NetworkError`, and secrets kept
+out of every message.  Token responses are parsed by oauthlib.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from oauthlib.common import add_params_to_qs, add_params_to_uri
+
+from .errors import (
+    InvalidTokenResponseError,
+    NetworkError,
+    OAuthError,
+    TokenEndpointError,
+    redact,
+)
+
+log = logging.getLogger("nb_oauth")
+
+#: The most we read of any response from an authorization server.
+MAX_RESPONSE_BYTES = 1024 * 1024
+USER_AGENT = "nb_oauth"
+
+
+def http_timeout() -> float:
+    """Seconds any request may take (``NB_OAUTH_HTTP_TIMEOUT``, default 30)."""
+    try:
+        value = float(os.environ.get("NB_OAUTH_HTTP_TIMEOUT", "30"))
+    except ValueError:
+        return 30.0
+    return value if value > 0 else 30.0
+
+
+_session: requests.Session | None = None
+
+
+def shared_session() -> requests.Session:
+    """One pooled session for nb_oauth's own calls to authorization servers (keeps connections warm)."""
+    global _session
+    if _session is None:
+        s = requests.Session()
+        s.headers["User-Agent"] = USER_AGENT
+        s.trust_env = True
+        _session = s
+    return _session
+
+
+@dataclass
+class PreparedCall:
+    """A request to an authorization server, built up in steps and sent once."""
+
+    method: str
+    url: str
+    body: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    basic_auth: tuple[str, str] | None = None
+
+    def add_custom(self, params: Iterable[tuple[str, str, str]]) -> None:
+        """Custom parameters (Postman's Advanced tab); repeated keys stay repeated."""
+        url_pairs: list[tuple[str, str]] = []
+        for key, value, send_as in params:
+            if send_as == "body":
+                self.body.append((key, value))
+            elif send_as == "url":
+                url_pairs.append((key, value))
+            else:
+                self.headers[key] = f"{self.headers[key]}, {value}" if key in self.headers else value
+        if url_pairs:
+            self.url = add_params_to_uri(self.url, url_pairs)
+
+    def encoded_body(self) -> str:
+        return add_params_to_qs("", self.body)
+
+
+def apply_client_authentication(call: PreparedCall, client_id: str | None, client_secret: str | None,
+                                method: str) -> None:
+    """``header``: HTTP Basic (RFC 6749 §2.3.1 encoding); ``body``: id and secret as form fields.
+
+    A public client (no secret) always sends its ``client_id`` in the body.
+    """
+    if not client_id:
+        return
+    if client_secret and method == "header":
+        call.basic_auth = (quote(client_id, safe=""), quote(client_secret, safe=""))
+        return
+    if not any(k == "client_id" for k, _ in call.body):
+        call.body.append(("client_id", client_id))
+    if client_secret:
+        call.body.append(("client_secret", client_secret))
+
+
+@dataclass
+class Response:
+    """What came back: status, headers, the (size-limited) text and the elapsed seconds."""
+
+    status: int
+    headers: dict[str, str]
+    text: str
+    elapsed: float
+    url: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = "request",
+         session: requests.Session | None = None) -> Response:
+    """Send ``call`` with a timeout; network failures become :class:`NetworkError`."""
+    sess = session or shared_session()
+    headers = {"Accept": "application/json", **call.headers}
+    data = None
+    if call.method.upper() != "GET":
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        data = call.encoded_body()
+    try:
+        r = sess.request(
+            call.method,
+            call.url,
+            data=data,
+            headers=headers,
+            auth=call.basic_auth,
+            timeout=http_timeout(),
+            allow_redirects=False,
+            stream=True,
+        )
+        try:
+            raw = r.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+        finally:
+            r.close()
+    except requests.exceptions.Timeout:
+        raise NetworkError(f"The {what} to {_origin(call.url)} timed out after {http_timeout():g} s.",
+                           secrets=secrets) from None
+    except requests.exceptions.SSLError as exc:
+        raise NetworkError(f"TLS failed for the {what} to {_origin(call.url)}: {_short(exc)}.",
+                           fix="Check the server's certificate (REQUESTS_CA_BUNDLE points at a custom CA bundle).",
+                           secrets=secrets) from None
+    except requests.exceptions.ConnectionError as exc:
+        raise NetworkError(f"Could not connect to {_origin(call.url)} for the {what}: {_short(exc)}.",
+                           secrets=secrets) from None
+    except requests.exceptions.RequestException as exc:
+        raise NetworkError(f"The {what} to {_origin(call.url)} failed: {_short(exc)}.", secrets=secrets) from None
+    if len(raw) > MAX_RESPONSE_BYTES:
+        raise TokenEndpointError(
+            f"The {what} to {_origin(call.url)} answered with more than {MAX_RESPONSE_BYTES // 1024} KiB; "
+            "that is not an OAuth response.", secrets=secrets)
+    encoding = r.encoding or "utf-8"
+    try:
+        text = raw.decode(encoding, errors="replace")
+    except LookupError:
+        text = raw.decode("utf-8", errors="replace")
+    return Response(
+        status=r.status_code,
+        headers={k.lower(): v for k, v in r.headers.items()},
+        text=text,
+        elapsed=r.elapsed.total_seconds(),
+        url=call.url,
+    )
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}{p.path}"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    # urllib3 messages repeat themselves at length; the last clause is the useful one.
+    if "Caused by" in text:
+        text = text.split("Caused by", 1)[1].strip(" ()")
+    return text[:300]
+
+
+# -- reading answers ---------------------------------------------------------------------------------
+
+
+def server_error(resp: Response) -> tuple[str | None, str | None]:
+    """The server's ``error`` / ``error_description`` when the body is an OAuth error document."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    err = data.get("error")
+    desc = data.get("error_description") or data.get("message")
+    return (str(err) if err is not None else None), (str(desc)[:500] if desc is not None else None)
+
+
+def describe_body(resp: Response) -> str:
+    """A short, secret-free description of a body that is not what we expected."""
+    if not resp.text.strip():
+        return "an empty body"
+    if resp.content_type in ("text/html", "application/xhtml+xml") or resp.text.lstrip()[:15].lower().startswith(
+        ("<!doctype", "<html")
+    ):
+        return "an HTML page (is this URL the provider's API endpoint, not a web page?)"
+    return f"a {resp.content_type or 'untyped'} body that is not JSON"
+
+
+def parse_token_response(
+    resp: Response,
+    *,
+    requested_scope: str | None,
+    secrets: Sequence[str | None] = (),
+    error_cls: type[TokenEndpointError] = TokenEndpointError,
+    what: str = "token request",
+) -> tuple[dict[str, Any], list[str]]:
+    """Check a token endpoint answer and return ``(token fields, warnings)``.
+
+    Errors name the cause: an error status (with the server's ``error``), a body that is not a
+    token, a missing or non-string ``access_token``, a bad ``expires_in``.  A granted scope
+    narrower than asked is a warning, not an error.
+    """
+    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+    from oauthlib.oauth2.rfc6749.parameters import parse_token_response as oauthlib_parse
+
+    secrets = list(secrets)
+    if not 200 <= resp.status < 300:
+        error, description = server_error(resp)
+        if 300 <= resp.status < 400:
+            where = resp.headers.get("location", "")
+            raise error_cls(f"The {what} was redirected ({resp.status}) to {_origin(where) if where else 'elsewhere'}; "
+                            "token endpoints answer directly.", status=resp.status, secrets=secrets,
+                            fix="Use the final token URL (check http vs https and a trailing slash).")
+        if error:
+            raise error_cls(f"The {what} failed with HTTP {resp.status}.", error=error,
+                            error_description=description, status=resp.status, secrets=secrets)
+        raise error_cls(f"The {what} failed with HTTP {resp.status} and {describe_body(resp)}.",
+                        status=resp.status, secrets=secrets)
+    body = resp.text
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if data is None:
+        if "access_token=" not in body:  # oauthlib also reads the old form-encoded answer (GitHub without Accept)
+            raise InvalidTokenResponseError(f"The {what} answered {describe_body(resp)}, not a token.",
+                                            status=resp.status, secrets=secrets)
+    elif not isinstance(data, dict):
+        raise InvalidTokenResponseError(f"The {what} answered JSON that is not an object, not a token.",
+                                        status=resp.status, secrets=secrets)
+    else:
+        _check_fields(data, what=what, secrets=secrets)
+    warnings: list[str] = []
+    try:
+        token = oauthlib_parse(body, scope=None)
+    except Warning as w:  # oauthlib's "scope has changed": keep what was granted, tell the user
+        token = w.token  # type: ignore[attr-defined]
+    except OAuth2Error as exc:
+        raise error_cls(f"The {what} was refused.", error=exc.error, error_description=exc.description,
+                        status=resp.status, secrets=secrets) from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidTokenResponseError(f"The {what} answered a token oauthlib cannot read: {_short(exc)}.",
+                                        status=resp.status, secrets=secrets) from None
+    fields = dict(data) if isinstance(data, dict) else dict(token)
+    if isinstance(data, dict) is False:
+        _check_fields(fields, what=what, secrets=secrets)
+    granted = fields.get("scope")
+    if isinstance(granted, list):
+        granted = " ".join(map(str, granted))
+        fields["scope"] = granted
+    if requested_scope and isinstance(granted, str):
+        missing = [s for s in requested_scope.split() if s not in granted.split()]
+        if missing:
+            warnings.append(f"The server granted fewer scopes than asked: not granted {' '.join(missing)}.")
+    return fields, warnings
+
+
+def _check_fields(data: dict[str, Any], *, what: str, secrets: Sequence[str | None]) -> None:
+    if "error" in data and "access_token" not in data:
+        raise TokenEndpointError(f"The {what} was refused.", error=str(data.get("error")),
+                                 error_description=str(data.get("error_description") or "") or None,
+                                 secrets=secrets)
+    token = data.get("access_token")
+    if not isinstance(token, str) or not token.strip():
+        found = "missing" if token is None else ("empty" if token == "" else f"a {type(token).__name__}")
+        raise InvalidTokenResponseError(
+            f"The {what} answered without a usable access_token (it is {found}).", secrets=secrets,
+            fix="Check the Access Token URL and grant settings; a token response must carry access_token.")
+    if "expires_in" in data and data["expires_in"] is not None:
+        value = data["expires_in"]
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            seconds = float(value)
+            if seconds != seconds or seconds in (float("inf"), float("-inf")):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise InvalidTokenResponseError(f"The {what} answered expires_in={str(value)[:40]!r}, which is not a number.",
+                                            secrets=secrets) from None
+        if seconds < 0:
+            raise InvalidTokenResponseError(f"The {what} answered a negative expires_in ({value}).", secrets=secrets)
+
+
+def raise_for_oauth_error(resp: Response, *, what: str, error_cls: type[OAuthError] = TokenEndpointError,
+                          secrets: Sequence[str | None] = ()) -> dict[str, Any]:
+    """For non-token JSON answers (device authorization, discovery): the JSON object, or an error."""
+    if not 200 <= resp.status < 300:
+        error, description = server_error(resp)
+        raise error_cls(f"The {what} failed with HTTP {resp.status}"
+                        + ("." if error else f" and {describe_body(resp)}."),
+                        error=error, error_description=description, status=resp.status, secrets=secrets)
+    try:
+        data = resp.json()
+    except ValueError:
+        raise error_cls(f"The {what} answered {describe_body(resp)}.", status=resp.status, secrets=secrets) from None
+    if not isinstance(data, dict):
+        raise error_cls(f"The {what} answered JSON that is not an object.", status=resp.status, secrets=secrets)
+    return data
+
+
+def redact_text(text: str, secrets: Sequence[str | None]) -> str:
+    return redact(text, secrets)
