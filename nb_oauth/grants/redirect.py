@@ -90,7 +90,9 @@ class RedirectFlow:
             client = WebApplicationClient(cfg.client_id)
             if cfg.uses_pkce:
                 self.code_verifier = cfg.code_verifier or client.create_code_verifier(PKCE_VERIFIER_LENGTH)
-                extra["code_challenge"] = client.create_code_challenge(self.code_verifier, cfg.code_challenge_method)
+                # oauthlib derives "plain" only when no method is named (an explicit "plain" yields None).
+                method = None if cfg.code_challenge_method == "plain" else cfg.code_challenge_method
+                extra["code_challenge"] = client.create_code_challenge(self.code_verifier, method)
                 extra["code_challenge_method"] = cfg.code_challenge_method
             url = client.prepare_request_uri(_https_view(cfg.auth_url or ""), redirect_uri=self.redirect_uri,
                                              scope=cfg.scope or None, state=self.state, **extra)

@@ -1,0 +1,83 @@
+"""Shared fixtures: the embedded demo server on loopback, the scripted user agent, a clean store."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+import nb_oauth
+from nb_oauth import discovery
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def robot_command() -> str:
+    """A ``BROWSER`` value that runs the demo's scripted user agent on the URL."""
+    return f"{shlex.quote(sys.executable)} -m nb_oauth.demo.robot %s"
+
+
+@pytest.fixture(scope="session")
+def demo():
+    from nb_oauth.demo import DemoServer
+
+    srv = DemoServer(port=0).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def short_demo():
+    """A private demo server whose access tokens live 2 seconds."""
+    from nb_oauth.demo import DemoServer
+
+    srv = DemoServer(port=0, access_token_lifetime=2).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_store() -> Iterator[None]:
+    nb_oauth.tokens.clear()
+    discovery.clear_cache()
+    yield
+    nb_oauth.tokens.clear()
+
+
+@pytest.fixture
+def robot(monkeypatch: pytest.MonkeyPatch):
+    """The scripted user agent plugged in through ``BROWSER``; returns a setter for its env."""
+    monkeypatch.setenv("BROWSER", robot_command())
+    monkeypatch.delenv("NB_OAUTH_ROBOT_CONSENT", raising=False)
+
+    def configure(**env: str) -> None:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+
+    return configure
+
+
+@pytest.fixture
+def no_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing opens: BROWSER points at a command that does nothing."""
+    monkeypatch.setenv("BROWSER", "true %s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium_or_skip() -> str:
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run installs Debian's chromium package.")
+    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run browser tests.")
