@@ -121,10 +121,30 @@ class TokenStore:
         return entry.token
 
     def _persist(self, entry: _Entry) -> None:
-        if entry.config.share:
-            from . import shared
+        """Share a new login with the user's other kernels; a store that cannot be written only warns."""
+        if not entry.config.share:
+            return
+        from . import shared
+        from .ui import presenter
 
+        try:
             shared.save(entry.config, entry.token.token_set)
+        except StoreError as exc:
+            presenter().notice(f"The token works here but could not be shared with other kernels: {exc}")
+
+    def load_shared(self, cfg: OAuth2Config) -> Token | None:
+        """A token another kernel shared under this config (``share=True``), stored here too; else None."""
+        if not cfg.share:
+            return None
+        from . import shared
+
+        token_set = shared.load(cfg)
+        if token_set is None:
+            return None
+        left = token_set.seconds_left()
+        if left is not None and left <= 0 and not token_set.refresh_token:
+            return None
+        return self.put(cfg, token_set)
 
     # -- refreshing ----------------------------------------------------------------------------------
 
@@ -168,7 +188,7 @@ class TokenStore:
                 if failed_for == current.access_token and time.monotonic() - when < FAILURE_HOLD_SECONDS:
                     raise error
             try:
-                new = self._obtain(entry, current)
+                new = self._obtain(entry, current, manual)
             except OAuthError as exc:
                 entry.last_failure = (time.monotonic(), current.access_token, exc)
                 if entry.token.trace is not None:
@@ -177,21 +197,32 @@ class TokenStore:
             entry.token._swap(new)
             entry.refresh_count += 1
             entry.last_failure = None
-        self._persist(entry)
         return new
 
-    def _obtain(self, entry: _Entry, current: TokenSet) -> TokenSet:
+    def _obtain(self, entry: _Entry, current: TokenSet, manual: bool = False) -> TokenSet:
+        """A new token set; for a shared token, under the cross-process lock so a rotating refresh
+        token is never spent twice by two kernels."""
+        if not entry.config.share:
+            return self._refresh_grant(entry, current)
+        from . import shared
+
+        cfg = entry.config
+        with shared.refresh_lock(cfg):
+            if not manual:
+                newer = shared.load_newer(cfg, current)  # another kernel already refreshed
+                if newer is not None:
+                    return newer
+            base = shared.load_newer(cfg, current, fresh_only=False) or current
+            new = self._refresh_grant(entry, base)
+            shared.save(cfg, new)  # saved before the lock is released
+            return new
+
+    def _refresh_grant(self, entry: _Entry, current: TokenSet) -> TokenSet:
         from .flows import verify_id_token
         from .grants import client_credentials
         from .grants.refresh import refresh as refresh_grant
 
         name = entry.config.token_name
-        if entry.config.share:
-            from . import shared
-
-            newer = shared.load_newer(entry.config, current)
-            if newer is not None:
-                return newer
         cfg = entry.config.resolved()
         trace = entry.token.trace
         if current.refresh_token:
