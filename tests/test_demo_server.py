@@ -489,7 +489,7 @@ def test_api_me_with_header_and_query(srv: DemoServer) -> None:
     via_query = requests.get(srv.url + "/api/me", params={"access_token": access}, timeout=10)
     assert via_header.status_code == via_query.status_code == 200
     assert via_header.json() == via_query.json() == {
-        "sub": "alice", "name": "Alice Liddell", "email": "alice@example.com",
+        "sub": "alice", "login": "alice", "name": "Alice Liddell", "email": "alice@example.com",
         "scope": "openid profile email items:read", "client_id": PUBLIC_CLIENT_ID,
     }
 

@@ -55,6 +55,7 @@ def _int_arg(name: str, default: int) -> int | None:
 
 
 @bp.get(PATHS["api_me"])
+@bp.get("/api/user")  # GitHub's name for the same thing, so GitHub examples run against the demo
 def me() -> ResponseReturnValue:
     """Who the token speaks for; client tokens speak for the client itself."""
     token = _protector().require()
@@ -62,6 +63,7 @@ def me() -> ResponseReturnValue:
     return jsonify(
         {
             "sub": user.username if user else token.client_id,
+            "login": user.username if user else token.client_id,
             "name": user.name if user else None,
             "email": user.email if user else None,
             "scope": token.scope,

@@ -1,0 +1,32 @@
+"""The shipped notebooks run top to bottom in a real kernel against the demo server, and save no secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .notebook_run import find_secrets, outputs_text, run_notebook
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+
+def test_quickstart_runs_and_saves_no_secret(tmp_path: Path) -> None:
+    nb, secrets = run_notebook(NOTEBOOKS / "quickstart.ipynb", tmp_path,
+                               secret_names=("DEMO_SECRET", "ALICE_PASSWORD"))
+    text = outputs_text(nb)
+    assert "Demo authorization server" in text
+    assert '"sub": "alice"' in text or "'sub': 'alice'" in text
+    assert "95" in text  # every item of the paginated API
+    assert len(secrets) >= 8  # tokens of five grants, the client secret and the password were in play
+    assert find_secrets(tmp_path / "quickstart.ipynb", secrets) == []
+
+
+def test_real_provider_notebook_runs_against_the_demo_server(tmp_path: Path, demo) -> None:
+    env = {"GITHUB_DEVICE_URL": demo.url + "/device_authorization", "GITHUB_TOKEN_URL": demo.url + "/token",
+           "GITHUB_API": demo.url + "/api", "GITHUB_CLIENT_ID": "demo-public",
+           "GITHUB_SCOPE": "profile"}
+    nb, secrets = run_notebook(NOTEBOOKS / "github-device-flow.ipynb", tmp_path, env=env)
+    assert "alice" in outputs_text(nb)
+    assert find_secrets(tmp_path / "github-device-flow.ipynb", secrets) == []
