@@ -279,7 +279,7 @@ class OAuthMagics(Magics):
         if not line.strip():
             return _show_form()
         args = _parse(self.oauth_token, line)
-        return _run_oauth_token(self.shell, args)
+        return _stop_cell_on_error(lambda: _run_oauth_token(self.shell, args))
 
     @no_var_expand
     @magic_arguments()
@@ -294,7 +294,18 @@ class OAuthMagics(Magics):
     @cell_magic
     def authrequest(self, line: str, cell: str = "") -> None:
         args = _parse(self.authrequest, line, "%%")
-        _run_authrequest(self.shell, args, cell)
+        _stop_cell_on_error(lambda: _run_authrequest(self.shell, args, cell))
+
+
+def _stop_cell_on_error(run: Callable[[], Any]) -> Any:
+    """Run a magic; when it showed an error, fail the cell (one short line) so "Run All" stops there."""
+    from . import notebook_ui
+
+    before = notebook_ui.errors_shown
+    result = run()
+    if notebook_ui.errors_shown > before:
+        raise notebook_ui.CellStopped("nb_oauth stopped this cell; the reason is shown above.")
+    return result
 
 
 def _option_strings(func: Any) -> list[str]:
@@ -480,6 +491,9 @@ def _run_flow(name: str, cfg: OAuth2Config, var: str | None) -> Any:
 def _show_paste_hint(name: str) -> None:
     from .notebook_ui import show_warning
 
+    from .notebook_ui import mark_failed
+
+    mark_failed()  # the token is not there yet: the cell stops, so later cells do not run without it
     show_warning(f"Login {name!r} is waiting for the address the browser landed on. After logging in, run:  "
                  f"%oauth_token {name} --paste '<the whole redirected URL>'  (or use --grant-type device_code).")
 

@@ -44,8 +44,28 @@ def show(kind: str, html_text: str, plain: str, **kwargs: Any) -> Any:
     return display(bundle(kind, html_text, plain), raw=True, **kwargs)
 
 
+class CellStopped(Exception):
+    """Raised after an error was shown, so "Run All" stops here instead of going on without a token.
+
+    IPython shows it as its one line (``_render_traceback_``): the reason is already displayed above.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+#: How many errors the magics have shown in this kernel (a magic fails its cell when this grows).
+errors_shown = 0
+
+
+def mark_failed() -> None:
+    global errors_shown
+    errors_shown += 1
+
+
 def show_error(message: str, *, title: str = "Error", trace: Any = None) -> None:
     """A short readable error (never a traceback); the flow's trace folded underneath when there is one."""
+    mark_failed()
     inner = f"<b>{html.escape(title)}:</b> {html.escape(message)}"
     plain = f"{title}: {message}"
     if trace is not None and len(getattr(trace, "steps", ())) > 1:

@@ -86,6 +86,13 @@ def run(ip: InteractiveShell, code: str) -> Cell:
     return Cell(result.result, result.error_in_exec or result.error_before_exec, text, outputs)
 
 
+def stopped(cell: Cell) -> bool:
+    """The magic showed its error and failed the cell in one line (so "Run All" stops), no traceback."""
+    from nb_oauth.notebook_ui import CellStopped
+
+    return isinstance(cell.error, CellStopped) and "Traceback" not in cell.text
+
+
 def secrets_of(name: str) -> list[str]:
     token = tokens[name]
     return [s for s in (token.access_token, token.refresh_token) if s]
@@ -216,7 +223,7 @@ def test_var_option_and_non_identifier_names(ip: InteractiveShell) -> None:
 
 def test_missing_config_for_unknown_name_is_explained(ip: InteractiveShell) -> None:
     cell = run(ip, "%oauth_token nothing_here")
-    assert cell.error is None and cell.result is None
+    assert stopped(cell) and cell.result is None
     assert "No token named 'nothing_here' yet" in cell.text and "Traceback" not in cell.text
 
 
@@ -251,7 +258,7 @@ def test_denied_consent_is_a_short_error_and_keeps_earlier_tokens(ip: Interactiv
     kept = tokens["pk"].access_token
     robot(NB_OAUTH_ROBOT_CONSENT="deny")
     cell = run(ip, "%oauth_token pk --new")
-    assert cell.error is None and cell.result is None
+    assert stopped(cell) and cell.result is None
     assert "access_denied" in cell.text and "Traceback" not in cell.text
     assert "What happened" in cell.text  # the failed flow's trace is offered
     assert tokens["pk"].access_token == kept and ip.user_ns["pk"].access_token == kept
@@ -261,7 +268,7 @@ def test_denied_consent_is_a_short_error_and_keeps_earlier_tokens(ip: Interactiv
 
 def test_timeout_is_a_short_error(ip: InteractiveShell, no_browser) -> None:
     cell = run(ip, f"%oauth_token slow {PKCE} --callback-timeout 0.5")
-    assert cell.error is None and "slow" not in tokens
+    assert stopped(cell) and "slow" not in tokens
     assert re.search(r"within 0\.\d+ s", cell.text) and "Traceback" not in cell.text
 
 
@@ -272,7 +279,7 @@ def test_interrupt_cancels_and_releases_the_port(ip: InteractiveShell, no_browse
         cell = run(ip, f"%oauth_token stop {PKCE} --callback-timeout 20")
     finally:
         timer.cancel()
-    assert cell.error is None, cell.text
+    assert stopped(cell), cell.text
     assert "Cancelled" in cell.text and "Traceback" not in cell.text and "stop" not in tokens
     redirect = parse_qs(urlsplit(shown_auth_url(cell.outputs)).query)["redirect_uri"][0]
     with socket.socket() as s:  # the listener's port is free again
@@ -291,7 +298,7 @@ def test_paste_mode_without_stdin_then_paste_option(ip: InteractiveShell, monkey
 
     monkeypatch.setattr("builtins.input", no_stdin)
     cell = run(ip, f"%oauth_token remote {PKCE}")
-    assert cell.error is None and "remote" not in tokens
+    assert stopped(cell) and "remote" not in tokens
     assert "--paste" in cell.text and "device_code" in cell.text and "Traceback" not in cell.text
     auth_url = shown_auth_url(cell.outputs)
 
@@ -435,7 +442,7 @@ def test_authrequest_cell_errors_name_the_line(ip: InteractiveShell, body: str, 
     get_cc(ip)
     ip.user_ns.pop("response", None)
     cell = run(ip, "%%authrequest cc\n" + body)
-    assert cell.error is None and words in cell.text and "Traceback" not in cell.text
+    assert stopped(cell) and words in cell.text and "Traceback" not in cell.text
     assert "response" not in ip.user_ns
 
 
@@ -445,10 +452,10 @@ def test_authrequest_unreachable_api_and_unknown_token(ip: InteractiveShell) -> 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cell = run(ip, f"%%authrequest cc --timeout 3\nGET http://127.0.0.1:{port}/nothing\n")
-    assert cell.error is None and "could not be completed" in cell.text and "Traceback" not in cell.text
+    assert stopped(cell) and "could not be completed" in cell.text and "Traceback" not in cell.text
     cell.assert_no_secrets(*secrets_of("cc"))
     unknown = run(ip, "%%authrequest nobody\nGET {{BASE}}/api/me\n")
-    assert "No token named 'nobody'" in unknown.text and unknown.error is None
+    assert "No token named 'nobody'" in unknown.text and stopped(unknown)
     assert run(ip, "2 + 2").result == 4
 
 
@@ -572,7 +579,9 @@ def test_in_a_real_kernel(demo) -> None:
             client.execute_cell(cell, index)
     shown = [[json_text(o) for o in cell.outputs] for cell in nb.cells]
     everything = "\n".join(t for cell in shown for t in cell)
-    assert "error" not in [o.output_type for cell in nb.cells for o in cell.outputs], everything
+    assert "error" not in [o.output_type for cell in nb.cells[:-1] for o in cell.outputs], everything
+    errors = [o for o in nb.cells[-1].outputs if o.output_type == "error"]  # the paste wait stops "Run All"
+    assert len(errors) == 1 and errors[0].ename == "CellStopped" and len(errors[0].traceback) == 1
     assert CONFIDENTIAL_CLIENT_SECRET not in everything
     assert any("obtained" in t for t in shown[2])
     assert "demo-confidential Token" in shown[4][0]
