@@ -17,6 +17,7 @@ __all__ = [
     "StateMismatchError",
     "FlowTimeoutError",
     "FlowCancelledError",
+    "RedirectURLNeeded",
     "TokenEndpointError",
     "InvalidTokenResponseError",
     "RefreshError",
@@ -147,6 +148,15 @@ class FlowCancelledError(OAuthError):
     """The user cancelled the flow (interrupt, abort URL or Cancel button)."""
 
     default_fix = "Run it again when ready."
+
+
+class RedirectURLNeeded(FlowCancelledError):
+    """Paste mode: no redirect can reach this kernel and nobody pasted the address yet.
+
+    The flow stays open: finish it with ``flow.complete(url)`` (or ``%oauth_token NAME --paste URL``).
+    """
+
+    default_fix = "Paste the address the browser lands on after the login, or use grant_type='device_code'."
 
 
 class TokenEndpointError(OAuthError):

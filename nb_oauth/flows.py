@@ -15,11 +15,12 @@ from typing import Any
 
 from . import discovery
 from .config import REDIRECT_GRANTS, OAuth2Config
-from .errors import ConfigError, OAuthError
+from .errors import ConfigError, OAuthError, RedirectURLNeeded
 from .grants import client_credentials, device_code, password
 from .grants.redirect import RedirectFlow
 from .token import Token, TokenSet
 from .trace import Trace
+from .ui import presenter
 
 DoneCallback = Callable[[Token | None, OAuthError | None], None]
 
@@ -81,6 +82,8 @@ class PendingFlow:
 
     def _failed(self, exc: OAuthError) -> OAuthError:
         exc.trace = self.trace
+        if isinstance(exc, RedirectURLNeeded):
+            return exc  # not a failure: the flow waits for complete(url)
         self.trace.fail(str(exc))
         self.error = exc
         self.done.set()
@@ -122,6 +125,7 @@ class PendingFlow:
         finally:
             if self.redirect is not None:
                 self.redirect.close()
+            presenter().finished()
         self.token = self._keep(token_set)
         self.done.set()
         return self.token

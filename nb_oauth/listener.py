@@ -9,6 +9,7 @@ posts it back.  Every page is escaped; nothing received is ever logged.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import html
 import os
@@ -34,6 +35,8 @@ DEFAULT_CALLBACK_TIMEOUT = 300.0
 MAX_BODY = 64 * 1024
 MAX_CONCURRENT = 64
 SOCKET_TIMEOUT = 5.0
+#: However slowly a client trickles bytes, its connection is cut after this many seconds.
+MAX_REQUEST_SECONDS = 10.0
 
 
 def callback_timeout(override: float | None = None) -> float:
@@ -100,16 +103,32 @@ RELAY_SCRIPT = """
 # -- the server ------------------------------------------------------------------------------------
 
 
+def _cut(request: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        request.shutdown(socket.SHUT_RDWR)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    allow_reuse_address = False
+    allow_reuse_address = False  # set in server_bind, per platform
+    request_queue_size = MAX_CONCURRENT  # a burst of connections must not leave the browser's in SYN retries
 
     def __init__(self, address: tuple[str, int], listener: CallbackListener, family: socket.AddressFamily) -> None:
         self.address_family = family
         self.listener = listener
         self.slots = threading.BoundedSemaphore(MAX_CONCURRENT)
         super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # A finished login leaves the port's connections in TIME_WAIT; without SO_REUSEADDR the next login
+        # on the same (registered) port fails for a minute.  On POSIX it never lets two listeners share a
+        # port; on Windows it would let another process steal it, so the exclusive flag is used there.
+        if os.name == "nt":
+            self.socket.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_EXCLUSIVEADDRUSE", -5), 1)
+        else:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        super().server_bind()
 
     def process_request(self, request, client_address):  # type: ignore[no-untyped-def]
         # Refuse beyond MAX_CONCURRENT open connections instead of growing threads without bound.
@@ -123,9 +142,15 @@ class _Server(ThreadingHTTPServer):
             raise
 
     def process_request_thread(self, request, client_address):  # type: ignore[no-untyped-def]
+        # The socket timeout restarts with every byte received, so a client trickling bytes would keep its
+        # slot for ever: a hard deadline per connection frees it.
+        deadline = threading.Timer(MAX_REQUEST_SECONDS, _cut, (request,))
+        deadline.daemon = True
+        deadline.start()
         try:
             super().process_request_thread(request, client_address)
         finally:
+            deadline.cancel()
             self.slots.release()
 
     def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
@@ -351,7 +376,11 @@ class CallbackListener:
 
     def handle_abort(self, query: str) -> tuple[int, bytes]:
         params: dict[str, list[str]] = {}
-        for key, value in parse_qsl(query, keep_blank_values=True, max_num_fields=20):
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=20)
+        except ValueError:  # more fields than a cancel link has: not one of ours
+            pairs = []
+        for key, value in pairs:
             params.setdefault(key, []).append(value)
         if not self._state_ok(params):
             self.rejected += 1
@@ -382,15 +411,20 @@ class CallbackListener:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self, timeout: float | None = None, *, poll: float = 0.2) -> CallbackResult:
-        """Block until the right redirect arrives (or error, cancel, timeout); always closes the port."""
+    def wait(self, timeout: float | None = None, *, poll: float = 0.2,
+             described_timeout: float | None = None) -> CallbackResult:
+        """Block until the right redirect arrives (or error, cancel, timeout); always closes the port.
+
+        ``described_timeout`` is the flow's whole timeout, named in the error (``timeout`` may be what is left of it).
+        """
         limit = callback_timeout(timeout)
+        shown = described_timeout or limit
         deadline = time.monotonic() + limit
         try:
             while not self._done.wait(timeout=min(poll, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
                     self._finish(None, FlowTimeoutError(
-                        f"No login result reached the notebook within {limit:g} s."))
+                        f"No login result reached the notebook within {shown:.3g} s."))
                     break
         finally:
             self.close()

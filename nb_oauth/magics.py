@@ -27,7 +27,7 @@ from IPython.display import display
 
 from . import placeholders
 from .config import GRANT_TYPES, PARAM_FIELDS, SECRET_FIELDS, SEND_AS, SEND_AS_ALIASES, OAuth2Config
-from .errors import ConfigError, FlowCancelledError, OAuthError, mask, redact
+from .errors import ConfigError, OAuthError, RedirectURLNeeded, mask, redact
 from .store import tokens
 
 # -- options generated from the config fields ---------------------------------------------------------
@@ -478,7 +478,7 @@ def _run_flow(name: str, cfg: OAuth2Config, var: str | None) -> Any:
                    "Earlier tokens are unchanged.", title="Cancelled")
     except OAuthError as exc:
         _failed_traces[name] = flow.trace
-        if isinstance(exc, FlowCancelledError) and getattr(presenter, "paste_requested", False):
+        if isinstance(exc, RedirectURLNeeded):
             _pending[name] = (flow, var)
             _show_paste_hint(name)
         else:

@@ -22,8 +22,8 @@ from ..callback import CallbackPlan, Environment, default_authorize_using_browse
 from ..config import OAuth2Config
 from ..errors import (
     AuthorizationDeniedError,
-    FlowCancelledError,
     InvalidTokenResponseError,
+    RedirectURLNeeded,
     StateMismatchError,
 )
 from ..listener import CallbackListener, CallbackResult, callback_timeout
@@ -117,8 +117,9 @@ class RedirectFlow:
                                + ", ".join(ignored_headers))
         if self.open_browser:
             open_in_browser(url)
-        presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
-                                      cancel_url=self.listener.abort_url if self.listener else None)
+        if not self.plan.paste:  # in paste mode the link is shown with the request to paste the result
+            presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
+                                          cancel_url=self.listener.abort_url if self.listener else None)
         return url
 
     # -- step 2: the redirect ------------------------------------------------------------------------
@@ -131,12 +132,13 @@ class RedirectFlow:
             if self.plan.paste:
                 pasted = presenter().ask_redirected_url(self.authorization_url)
                 if not pasted:
-                    raise FlowCancelledError(
-                        "No redirect can reach this kernel and no redirected URL was pasted.",
-                        fix="Paste the address the browser lands on (flow.complete(url)), or use grant_type='device_code'.")
+                    raise RedirectURLNeeded(
+                        "No redirect can reach this kernel; the login waits for the address the browser lands on.",
+                        fix="After logging in, paste that address: flow.complete(url) or %oauth_token NAME --paste URL;"
+                            " or use grant_type='device_code'.")
                 return self.complete(pasted)
             assert self.listener is not None
-            result = self.listener.wait(max(0.1, self.deadline - time.time()))
+            result = self.listener.wait(max(0.1, self.deadline - time.time()), described_timeout=self.timeout)
         finally:
             self.close()
         return self.finish(result)
