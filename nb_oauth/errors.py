@@ -21,6 +21,8 @@ __all__ = [
     "TokenEndpointError",
     "InvalidTokenResponseError",
     "RefreshError",
+    "RefreshNetworkError",
+    "InvalidRefreshResponseError",
     "RevocationError",
     "DiscoveryError",
     "IDTokenError",
@@ -209,3 +211,11 @@ class ListenerError(OAuthError):
 
 class StoreError(OAuthError):
     """A stored token is missing, unreadable or cannot be written."""
+
+
+class RefreshNetworkError(RefreshError, NetworkError):
+    """Refreshing failed because the server could not be reached; the previous token is kept."""
+
+
+class InvalidRefreshResponseError(RefreshError, InvalidTokenResponseError):
+    """The refresh answer was not a usable token; the previous token is kept."""

@@ -112,7 +112,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = False  # set in server_bind, per platform
-    request_queue_size = MAX_CONCURRENT  # a burst of connections must not leave the browser's in SYN retries
+    request_queue_size = MAX_CONCURRENT  # a burst of connections must not push the browser's into SYN retries
 
     def __init__(self, address: tuple[str, int], listener: CallbackListener, family: socket.AddressFamily) -> None:
         self.address_family = family

@@ -56,7 +56,8 @@ class TokenSet:
         expires_at = None
         if expires_in is not None and expires_in != "":
             seconds = float(expires_in)
-            expires_at = now + min(timedelta(seconds=seconds), MAX_LIFETIME)
+            # compare as numbers first: timedelta() itself overflows on absurd values like 1e20
+            expires_at = now + (MAX_LIFETIME if seconds >= MAX_LIFETIME.total_seconds() else timedelta(seconds=seconds))
         scope = raw.get("scope")
         if isinstance(scope, list | tuple):
             scope = " ".join(str(s) for s in scope)

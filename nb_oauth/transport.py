@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import requests
+import urllib3.exceptions
 from oauthlib.common import add_params_to_qs, add_params_to_uri
 
 from .errors import (
@@ -127,6 +129,7 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
     if call.method.upper() != "GET":
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         data = call.encoded_body()
+    started = time.monotonic()
     try:
         r = sess.request(
             call.method,
@@ -139,10 +142,10 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
             stream=True,
         )
         try:
-            raw = r.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+            raw = _read_body(r, started + http_timeout(), what=f"{what} to {_origin(call.url)}", secrets=secrets)
         finally:
             r.close()
-    except requests.exceptions.Timeout:
+    except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
         raise NetworkError(f"The {what} to {_origin(call.url)} timed out after {http_timeout():g} s.",
                            secrets=secrets) from None
     except requests.exceptions.SSLError as exc:
@@ -154,6 +157,12 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
                            secrets=secrets) from None
     except requests.exceptions.RequestException as exc:
         raise NetworkError(f"The {what} to {_origin(call.url)} failed: {_short(exc)}.", secrets=secrets) from None
+    except urllib3.exceptions.DecodeError:
+        raise TokenEndpointError(f"The {what} to {_origin(call.url)} answered a compressed body that cannot be "
+                                 "decoded.", secrets=secrets) from None
+    except urllib3.exceptions.HTTPError as exc:  # reading the body: the connection broke (e.g. cut mid-body)
+        raise NetworkError(f"The connection to {_origin(call.url)} broke while reading the answer to the {what}: "
+                           f"{_short(exc)}.", secrets=secrets) from None
     if len(raw) > MAX_RESPONSE_BYTES:
         raise TokenEndpointError(
             f"The {what} to {_origin(call.url)} answered with more than {MAX_RESPONSE_BYTES // 1024} KiB; "
@@ -170,6 +179,29 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
         elapsed=r.elapsed.total_seconds(),
         url=call.url,
     )
+
+
+def _read_body(r: requests.Response, deadline: float, *, what: str, secrets: Sequence[str | None]) -> bytes:
+    """At most ``MAX_RESPONSE_BYTES + 1`` decoded bytes, and no later than ``deadline``.
+
+    The socket timeout restarts with every byte, so a server trickling its answer would
+    otherwise hold the call for as long as it likes.
+    """
+    read1 = getattr(r.raw, "read1", None)  # urllib3 2: returns as soon as some bytes are there
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_RESPONSE_BYTES:
+        if time.monotonic() > deadline:
+            raise NetworkError(f"The {what} timed out after {http_timeout():g} s (the answer kept trickling in).",
+                               secrets=secrets)
+        want = min(MAX_RESPONSE_BYTES + 1 - size, 64 * 1024)
+        chunk = read1(want, decode_content=True) if read1 is not None else r.raw.read(min(want, 1024),
+                                                                                       decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _origin(url: str) -> str:
@@ -211,7 +243,7 @@ def describe_body(resp: Response) -> str:
         ("<!doctype", "<html")
     ):
         return "an HTML page (is this URL the provider's API endpoint, not a web page?)"
-    return f"a {resp.content_type or 'untyped'} body that is not JSON"
+    return f"a body that is not JSON (Content-Type {resp.content_type or 'missing'})"
 
 
 def parse_token_response(
@@ -245,19 +277,22 @@ def parse_token_response(
         raise error_cls(f"The {what} failed with HTTP {resp.status} and {describe_body(resp)}.",
                         status=resp.status, secrets=secrets)
     body = resp.text
+    not_json = object()
     try:
         data = json.loads(body)
     except ValueError:
-        data = None
-    if data is None:
-        if "access_token=" not in body:  # oauthlib also reads the old form-encoded answer (GitHub without Accept)
+        data = not_json
+    if data is not_json:
+        # oauthlib also reads the old form-encoded answer (GitHub without Accept), tokens and errors alike.
+        form = dict(parse_qsl(body.strip(), keep_blank_values=True))
+        if "access_token" not in form and "error" not in form:
             raise InvalidTokenResponseError(f"The {what} answered {describe_body(resp)}, not a token.",
                                             status=resp.status, secrets=secrets)
     elif not isinstance(data, dict):
         raise InvalidTokenResponseError(f"The {what} answered JSON that is not an object, not a token.",
                                         status=resp.status, secrets=secrets)
     else:
-        _check_fields(data, what=what, secrets=secrets)
+        _check_fields(data, what=what, secrets=secrets, error_cls=error_cls)
     warnings: list[str] = []
     try:
         token = oauthlib_parse(body, scope=None)
@@ -271,7 +306,7 @@ def parse_token_response(
                                         status=resp.status, secrets=secrets) from None
     fields = dict(data) if isinstance(data, dict) else dict(token)
     if isinstance(data, dict) is False:
-        _check_fields(fields, what=what, secrets=secrets)
+        _check_fields(fields, what=what, secrets=secrets, error_cls=error_cls)
     granted = fields.get("scope")
     if isinstance(granted, list):
         granted = " ".join(map(str, granted))
@@ -283,14 +318,15 @@ def parse_token_response(
     return fields, warnings
 
 
-def _check_fields(data: dict[str, Any], *, what: str, secrets: Sequence[str | None]) -> None:
+def _check_fields(data: dict[str, Any], *, what: str, secrets: Sequence[str | None],
+                  error_cls: type[TokenEndpointError] = TokenEndpointError) -> None:
     if "error" in data and "access_token" not in data:
-        raise TokenEndpointError(f"The {what} was refused.", error=str(data.get("error")),
-                                 error_description=str(data.get("error_description") or "") or None,
-                                 secrets=secrets)
+        raise error_cls(f"The {what} was refused.", error=str(data.get("error")),
+                        error_description=str(data.get("error_description") or "") or None,
+                        secrets=secrets)
     token = data.get("access_token")
     if not isinstance(token, str) or not token.strip():
-        found = "missing" if token is None else ("empty" if token == "" else f"a {type(token).__name__}")
+        found = "missing" if token is None else ("empty" if isinstance(token, str) else f"a {type(token).__name__}")
         raise InvalidTokenResponseError(
             f"The {what} answered without a usable access_token (it is {found}).", secrets=secrets,
             fix="Check the Access Token URL and grant settings; a token response must carry access_token.")
@@ -307,6 +343,16 @@ def _check_fields(data: dict[str, Any], *, what: str, secrets: Sequence[str | No
                                             secrets=secrets) from None
         if seconds < 0:
             raise InvalidTokenResponseError(f"The {what} answered a negative expires_in ({value}).", secrets=secrets)
+    for name in ("refresh_token", "id_token", "token_type"):
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidTokenResponseError(f"The {what} answered a {name} that is a {type(value).__name__}, "
+                                            "not a string.", secrets=secrets)
+    scope = data.get("scope")
+    if scope is not None and not isinstance(scope, str) and not (
+            isinstance(scope, list) and all(isinstance(s, str) for s in scope)):
+        raise InvalidTokenResponseError(f"The {what} answered a scope that is a {type(scope).__name__}, "
+                                        "not a space-separated string.", secrets=secrets)
 
 
 def raise_for_oauth_error(resp: Response, *, what: str, error_cls: type[OAuthError] = TokenEndpointError,

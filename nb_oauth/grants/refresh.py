@@ -5,7 +5,14 @@ from __future__ import annotations
 from oauthlib.oauth2 import WebApplicationClient
 
 from ..config import OAuth2Config
-from ..errors import RefreshError
+from ..errors import (
+    InvalidRefreshResponseError,
+    InvalidTokenResponseError,
+    NetworkError,
+    OAuthError,
+    RefreshError,
+    RefreshNetworkError,
+)
 from ..token import TokenSet
 from ..trace import Trace
 from .common import body_pairs, request_token
@@ -17,6 +24,23 @@ def refresh(cfg: OAuth2Config, current: TokenSet, trace: Trace | None) -> TokenS
         raise RefreshError("This token has no refresh token, so it cannot be refreshed.")
     body = WebApplicationClient(cfg.client_id or "").prepare_refresh_body(refresh_token=current.refresh_token,
                                                                           scope=None)
+    try:
+        return _request(cfg, body, current, trace)
+    except NetworkError as exc:  # a refresh failure is a RefreshError whatever its cause
+        raise _as(RefreshNetworkError, exc) from None
+    except InvalidTokenResponseError as exc:
+        raise _as(InvalidRefreshResponseError, exc) from None
+
+
+def _as(cls: type[OAuthError], exc: OAuthError) -> OAuthError:
+    """The same failure, also a :class:`RefreshError` (message, server error and status kept)."""
+    new = cls.__new__(cls)
+    Exception.__init__(new, *exc.args)
+    new.__dict__.update(exc.__dict__)
+    return new
+
+
+def _request(cfg: OAuth2Config, body: str, current: TokenSet, trace: Trace | None) -> TokenSet:
     return request_token(
         cfg,
         body_pairs(body),
