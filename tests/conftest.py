@@ -81,3 +81,14 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run installs Debian's chromium package.")
     pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to run browser tests.")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Print the figures the reliability and security groups reached (requests fired, cases, secrets found)."""
+    from .report import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("nb_oauth reliability and security figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -80,8 +80,21 @@ def summary_lines(path: Path = REPORT) -> list[str]:
     lines: list[str] = []
     for section, figures in sorted(read(path).items()):
         if isinstance(figures, Mapping):
-            shown = ", ".join(f"{k}={v}" for k, v in sorted(figures.items()))
+            shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(figures.items()))
         else:
             shown = str(figures)
         lines.append(f"{section}: {shown}")
     return lines
+
+
+def _short(value: Any) -> str:
+    """Per-case tables are in the JSON file; the summary line counts their outcomes."""
+    if isinstance(value, Mapping) and len(value) > 6 and all(isinstance(v, str) for v in value.values()):
+        outcomes: dict[str, int] = {}
+        for v in value.values():
+            word = str(v).split(" in ")[0]
+            outcomes[word] = outcomes.get(word, 0) + 1
+        return "{" + ", ".join(f"{k}: {n}" for k, n in sorted(outcomes.items())) + "}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)

@@ -12,6 +12,7 @@ from ..errors import (
     OAuthError,
     RefreshError,
     RefreshNetworkError,
+    TokenEndpointError,
 )
 from ..token import TokenSet
 from ..trace import Trace
@@ -26,10 +27,14 @@ def refresh(cfg: OAuth2Config, current: TokenSet, trace: Trace | None) -> TokenS
                                                                           scope=None)
     try:
         return _request(cfg, body, current, trace)
+    except RefreshError:
+        raise
     except NetworkError as exc:  # a refresh failure is a RefreshError whatever its cause
         raise _as(RefreshNetworkError, exc) from None
     except InvalidTokenResponseError as exc:
         raise _as(InvalidRefreshResponseError, exc) from None
+    except TokenEndpointError as exc:
+        raise _as(RefreshError, exc) from None
 
 
 def _as(cls: type[OAuthError], exc: OAuthError) -> OAuthError:
