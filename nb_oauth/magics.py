@@ -226,6 +226,10 @@ Lists repeat the option: --audience A --audience B.
 
 Management: --list, --show NAME, --trace NAME, --refresh NAME, --revoke NAME, --delete NAME,
 --paste URL (finish a login where the redirect cannot reach the kernel).
+
+Postman: %oauth_token --from-postman collection.json [--environment env.json] imports every OAuth 2.0
+config of the collection (and reports what it could not map); %oauth_token NAME then gets that
+token, or give NAME in the same line to get it right away.
 """
 
 AUTHREQUEST_DOC = """Send the HTTP request written in the cell with token NAME and show the response.
@@ -272,6 +276,10 @@ class OAuthMagics(Magics):
     @argument("--revoke", action="store_true", help="Revoke token NAME at the server (RFC 7009) and forget it.")
     @argument("--delete", action="store_true", help="Forget token NAME here (it is not revoked).")
     @argument("--paste", metavar="URL", help="Finish the waiting login of NAME with the address the browser landed on.")
+    @argument_group("Postman")
+    @argument("--from-postman", metavar="FILE", help="Import every OAuth 2.0 config of a Postman collection "
+              "export; with NAME, get that token right away.")
+    @argument("--environment", metavar="FILE", help="A Postman environment export filling the collection's {{vars}}.")
     @_with_config_options
     @_doc(OAUTH_TOKEN_DOC)
     @line_magic
@@ -363,6 +371,12 @@ def _run_oauth_token(shell: Any, args: argparse.Namespace) -> Any:
     if args.var is not None and not _valid_var(args.var):
         raise UsageError(f"--var {args.var!r} is not a valid Python variable name.")
     action = chosen[0] if chosen else None
+    if args.from_postman:
+        imported = _import_postman(args.from_postman, args.environment)
+        if imported is None or not args.name:
+            return None
+    elif args.environment:
+        raise UsageError("--environment goes with --from-postman FILE.")
     if action == "list":
         return _list_tokens()
     if not args.name:
@@ -435,9 +449,32 @@ def _reusable(name: str, cfg: OAuth2Config | None) -> Any:
     return None if token.expired else token
 
 
+#: Configs imported from Postman collections, by token name (used when no token of that name is stored).
+_imported: dict[str, OAuth2Config] = {}
+
+
+def _import_postman(path: str, environment: str | None) -> Any:
+    """Import a Postman collection's OAuth 2.0 configs and show what was (and was not) mapped."""
+    from .notebook_ui import show_error, show_warning
+    from .postman import from_postman
+
+    try:
+        imported = from_postman(path, environment)
+    except OAuthError as exc:
+        show_error(str(exc), title="Postman import")
+        return None
+    _imported.update(imported)
+    display(imported)
+    if not imported:
+        show_warning(f"No OAuth 2.0 configuration found in {path}.")
+    return imported
+
+
 def _get_token(shell: Any, name: str, changes: dict[str, Any], args: argparse.Namespace) -> Any:
     from .notebook_ui import show_success
 
+    if not changes and name not in tokens and name in _imported:
+        return _get_imported(shell, name, args)
     if not changes and name not in tokens:
         raise ConfigError(f"No token named {name!r} yet, and no configuration was given.",
                           fix=f"Give the options, e.g. %oauth_token {name} --grant-type client_credentials "
@@ -454,6 +491,18 @@ def _get_token(shell: Any, name: str, changes: dict[str, Any], args: argparse.Na
     where = _bind(shell, name, args.var, token)
     show_success(f"Token <b>{html.escape(name)}</b> {html.escape(verb)}: {html.escape(_expiry(token))}. {where[0]}",
                  f"Token {name!r} {verb}: {_expiry(token)}. {where[1]}")
+    return token
+
+
+def _get_imported(shell: Any, name: str, args: argparse.Namespace) -> Any:
+    from .notebook_ui import show_success
+
+    token = _run_flow(name, _imported[name], args.var)
+    if token is None:
+        return None
+    where = _bind(shell, name, args.var, token)
+    show_success(f"Token <b>{html.escape(name)}</b> obtained (Postman config): {html.escape(_expiry(token))}. "
+                 f"{where[0]}", f"Token {name!r} obtained (Postman config): {_expiry(token)}. {where[1]}")
     return token
 
 

@@ -92,3 +92,10 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
         terminalreporter.section("nb_oauth reliability and security figures")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def pytest_sessionstart(session) -> None:  # type: ignore[no-untyped-def]
+    """Figures are this run's only."""
+    from .report import REPORT
+
+    REPORT.unlink(missing_ok=True)

@@ -593,3 +593,43 @@ def test_in_a_real_kernel(demo) -> None:
 def json_text(output: Any) -> str:
     data = output.get("data", {})
     return str(data.get("text/plain", "")) + str(data.get("text/html", "")) + str(output.get("text", ""))
+
+
+# -- Postman import from the magic --------------------------------------------------------------------
+
+
+def test_from_postman_imports_then_gets_the_token(ip: InteractiveShell, demo, tmp_path) -> None:
+    import json
+
+    collection = {
+        "info": {"name": "Demo API", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "auth": {"type": "oauth2", "oauth2": [
+            {"key": "tokenName", "value": "postman_cc", "type": "string"},
+            {"key": "grant_type", "value": "client_credentials", "type": "string"},
+            {"key": "accessTokenUrl", "value": "{{baseUrl}}/token", "type": "string"},
+            {"key": "clientId", "value": "demo-confidential", "type": "string"},
+            {"key": "clientSecret", "value": "{{clientSecret}}", "type": "string"},
+            {"key": "scope", "value": "items:read", "type": "string"},
+        ]},
+        "item": [{"name": "me", "request": {"method": "GET", "url": "{{baseUrl}}/api/me"}}],
+        "variable": [{"key": "baseUrl", "value": demo.url}],
+    }
+    environment = {"name": "local", "values": [{"key": "clientSecret", "value": CONFIDENTIAL_CLIENT_SECRET,
+                                                "enabled": True}]}
+    (tmp_path / "c.json").write_text(json.dumps(collection))
+    (tmp_path / "e.json").write_text(json.dumps(environment))
+    cell = run(ip, f"%oauth_token --from-postman {tmp_path / 'c.json'} --environment {tmp_path / 'e.json'}")
+    assert cell.error is None and "postman_cc" in cell.text
+    assert CONFIDENTIAL_CLIENT_SECRET not in cell.text
+    assert "postman_cc" not in tokens  # imported, not yet used
+    got = run(ip, "%oauth_token postman_cc")
+    assert got.error is None, got.text
+    assert ip.user_ns["postman_cc"].scope == "items:read"
+    assert nb_oauth.session("postman_cc").get(demo.url + "/api/me").json()["client_id"] == "demo-confidential"
+    tokens.delete("postman_cc")
+
+
+def test_from_postman_bad_file_is_a_short_error(ip: InteractiveShell, tmp_path) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    cell = run(ip, f"%oauth_token --from-postman {tmp_path / 'bad.json'}")
+    assert stopped(cell) and "bad.json" in cell.text
