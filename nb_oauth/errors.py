@@ -82,6 +82,23 @@ def _masked_value(value: str) -> str:
     return value if ("…" in value or "•" in value) else mask(value)
 
 
+#: What to do about the standard OAuth error codes (RFC 6749 §5.2, §4.1.2.1; RFC 8628 §3.5).
+SERVER_ERROR_FIXES: dict[str, str] = {
+    "invalid_grant": "The code, refresh token or credentials were refused (expired, already used, revoked, or "
+                     "issued to another client or redirect URI): log in again.",
+    "invalid_client": "Check Client ID and Client Secret, and Client Authentication (header = HTTP Basic, "
+                      "body = form fields): servers accept only the one registered.",
+    "unauthorized_client": "This client is not allowed this grant type; check Grant Type or the client's "
+                           "registration at the provider.",
+    "unsupported_grant_type": "The server does not offer this grant type; pick another Grant Type.",
+    "invalid_scope": "Ask only for scopes this client is allowed (check Scope).",
+    "invalid_request": "The server found the request malformed; check the URLs and the custom parameters.",
+    "server_error": "The provider had an internal error; try again later.",
+    "temporarily_unavailable": "The provider is busy or down; try again later.",
+    "expired_token": "The code expired before it was approved; start again and approve sooner.",
+}
+
+
 class OAuthError(Exception):
     """Base class of every nb_oauth error: a message with the cause and the fix.
 
@@ -107,7 +124,7 @@ class OAuthError(Exception):
         self.error = redact(error, secrets) if error else None
         self.error_description = redact(error_description, secrets) if error_description else None
         self.status = status
-        self.fix = fix if fix is not None else self.default_fix
+        self.fix = fix if fix is not None else SERVER_ERROR_FIXES.get(error or "", self.default_fix)
         self.trace = None
         parts = [redact(message, secrets)]
         if self.error:

@@ -156,6 +156,191 @@ token here:
 ]
 
 
+LEARN = [
+    md("""
+# Learn OAuth 2.0 by watching it
+
+This notebook runs entirely on this machine, against nb_oauth's embedded demo authorization server.
+Each grant is run for real and then **shown**: every request and redirect of the flow as a
+sequence diagram, each parameter with what it is for. Open a step's row under the diagram to
+see the raw exchange (secrets are masked: only their first characters are ever shown).
+
+The second half attacks the protections — a forged `state`, a replayed code, a wrong PKCE
+verifier, an expired token, a revoked refresh token — and shows each one fail, with the reason.
+"""),
+    code("%load_ext nb_oauth"),
+    code('''
+import os
+import requests
+import nb_oauth
+from nb_oauth.demo import DEMO_USERS, DemoServer
+from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET as DEMO_SECRET
+
+DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer().start().url
+ALICE_PASSWORD = DEMO_USERS["alice"]
+print("Demo authorization server:", DEMO)
+'''),
+    md("""
+## 1. Client credentials: the simplest grant
+
+No user, no browser: the application proves who it is (here with HTTP Basic authentication of
+its client ID and secret) and gets a token for itself. One request, one response.
+"""),
+    code("%oauth_token app --grant-type client_credentials --issuer {{DEMO}} --client-id demo-confidential --client-secret {{DEMO_SECRET}} --scope items:read --trace"),
+    md("""
+## 2. Authorization code with PKCE: how people log in
+
+Four things protect this flow, and the diagram shows each:
+
+* **state**: a random value the notebook sends and expects back; a redirect carrying any other
+  value is ignored (that stops cross-site request forgery).
+* **PKCE**: the notebook keeps a secret *verifier* and sends only its SHA-256 *challenge*; the
+  code is worthless to anyone who cannot show the verifier at the token endpoint.
+* **nonce**: a random value the ID token must repeat, so an old ID token cannot be replayed.
+* **the redirect URI**: the code goes only to the kernel-local listener on 127.0.0.1.
+
+A login tab opens: sign in as one of the demo users listed on the page.
+"""),
+    code('%oauth_token me --grant-type authorization_code_with_pkce --issuer {{DEMO}} --client-id demo-public --scope "openid profile email offline_access items:read" --trace'),
+    md("The ID token is a signed JWT. Here is what it says, claim by claim, and whether its signature was checked:"),
+    code('''
+from nb_oauth.jwt_explain import explain
+
+explain(me.id_token, verified=me.id_token_verified)
+'''),
+    md("""
+## 3. Device code: logging in from somewhere without a browser
+
+The notebook asks for a device code, shows you a short *user code*, and polls the token endpoint
+while you approve on any device.
+"""),
+    code('%oauth_token tv --grant-type device_code --issuer {{DEMO}} --client-id demo-public --scope "openid profile" --trace'),
+    md("""
+## 4. Refresh: a new access token without a new login
+
+The refresh token is exchanged for a new access token (and, on this server, a new refresh
+token: *rotation*, the old one stops working). The refresh shows up as a new step in the trace.
+"""),
+    code("%oauth_token me --refresh"),
+    code("%oauth_token me --trace"),
+    md("""
+# Part two: the protections at work
+
+To attack a flow we stand where an attacker stands: between the browser and the notebook. The
+helper below starts a real login (listener, state, PKCE) and has a scripted user log in, but
+**stops before the code is exchanged**, so we can tamper with what comes next.
+"""),
+    code('''
+from nb_oauth.demo.robot import run as scripted_user_logs_in
+from nb_oauth.grants.redirect import RedirectFlow
+
+PKCE = nb_oauth.OAuth2Config(token_name="attack", grant_type="authorization_code_with_pkce",
+                             issuer=DEMO, client_id="demo-public", scope="openid profile")
+
+
+def intercepted_login():
+    """A real login up to the redirect: the flow, and what the browser brought back."""
+    flow = RedirectFlow(PKCE.resolved(), open_browser=False)
+    flow.start()
+    scripted_user_logs_in(flow.authorization_url)
+    return flow, flow.listener.wait(10)
+
+
+def show_failure(exc):
+    print(f"{type(exc).__name__}: {exc}")
+'''),
+    md("""
+### A forged state
+
+An attacker tricks your browser into visiting the listener with *their* code. They do not know
+the state this login sent, so the listener refuses the request, and keeps waiting for the real
+redirect, which nobody else can end.
+"""),
+    code('''
+flow = RedirectFlow(PKCE.resolved(), open_browser=False)
+flow.start()
+forged = requests.get(flow.redirect_uri, params={"code": "attacker-code", "state": "forged"}, timeout=5)
+print("listener answered", forged.status_code, "and is still waiting for the real login:", not flow.listener.done)
+scripted_user_logs_in(flow.authorization_url)
+print("the real redirect completed the login:", flow.listener.wait(10) is not None)
+'''),
+    md("""
+### A replayed authorization code
+
+A code works once. The first exchange succeeds; sending the same code again is refused (and a
+careful server, like this one, also revokes the tokens the code produced).
+"""),
+    code('''
+flow, redirect = intercepted_login()
+first = flow.finish(redirect)
+print("first exchange: got a token", nb_oauth.errors.mask(first.access_token))
+try:
+    flow.finish(redirect)
+except nb_oauth.OAuthError as exc:
+    show_failure(exc)
+'''),
+    md("""
+### A stolen code without the PKCE verifier
+
+Suppose the code leaks (a log, a malicious app on the same machine). Without the verifier that
+only this notebook holds, the token endpoint refuses it.
+"""),
+    code('''
+flow, redirect = intercepted_login()
+flow.code_verifier = "attacker-guess-" + "x" * 40   # the real one never left the kernel
+try:
+    flow.finish(redirect)
+except nb_oauth.OAuthError as exc:
+    show_failure(exc)
+'''),
+    md("""
+### An expired access token
+
+Access tokens are short-lived on purpose. With auto-refresh off, nb_oauth does not even send an
+expired token; the API refuses it too.
+"""),
+    code('''
+import time
+
+short = DemoServer(access_token_lifetime=2).start()
+brief = nb_oauth.get_new_access_token(nb_oauth.OAuth2Config(
+    token_name="brief", grant_type="client_credentials", issuer=short.url, client_id="demo-confidential",
+    client_secret="{{DEMO_SECRET}}", auto_refresh=False))
+time.sleep(2.5)
+try:
+    nb_oauth.session("brief").get(short.url + "/api/me")
+except nb_oauth.OAuthError as exc:
+    show_failure(exc)
+stale = requests.get(short.url + "/api/me", headers={"Authorization": "Bearer " + brief.access_token}, timeout=5)
+print("the API, asked directly with the expired token:", stale.status_code, stale.headers.get("WWW-Authenticate"))
+'''),
+    md("""
+### A revoked refresh token
+
+Revocation (RFC 7009) kills the refresh token at the server. Anyone holding a copy, including a
+thief who copied it before, can no longer use it.
+"""),
+    code('''
+victim_config = nb_oauth.OAuth2Config(
+    token_name="victim", grant_type="password_credentials", issuer=DEMO, client_id="demo-confidential",
+    client_secret="{{DEMO_SECRET}}", username="alice", password="{{ALICE_PASSWORD}}", scope="profile")
+victim = nb_oauth.get_new_access_token(victim_config)
+stolen = victim.token_set                 # what a thief copied
+nb_oauth.tokens.revoke("victim")          # refresh token first, then the access token
+nb_oauth.tokens.put(victim_config.copy(token_name="thief"), stolen)
+try:
+    nb_oauth.tokens.refresh("thief")
+except nb_oauth.OAuthError as exc:
+    show_failure(exc)
+'''),
+    md("""
+Every one of these failures came with its reason, and none showed a secret. The protections are
+not magic: a few random values and one-time codes, checked at the right moments, and now you
+have seen each check happen.
+"""),
+]
+
+
 def write(name: str, cells: list) -> Path:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -165,5 +350,6 @@ def write(name: str, cells: list) -> Path:
 
 
 if __name__ == "__main__":
-    for name, cells in (("quickstart.ipynb", QUICKSTART), ("github-device-flow.ipynb", GITHUB)):
+    for name, cells in (("quickstart.ipynb", QUICKSTART), ("github-device-flow.ipynb", GITHUB),
+                        ("learn-oauth.ipynb", LEARN)):
         print(write(name, cells))

@@ -30,3 +30,20 @@ def test_real_provider_notebook_runs_against_the_demo_server(tmp_path: Path, dem
     nb, secrets = run_notebook(NOTEBOOKS / "github-device-flow.ipynb", tmp_path, env=env)
     assert "alice" in outputs_text(nb)
     assert find_secrets(tmp_path / "github-device-flow.ipynb", secrets) == []
+
+
+def test_learn_oauth_shows_every_protection_failing_for_its_reason(tmp_path: Path) -> None:
+    nb, secrets = run_notebook(NOTEBOOKS / "learn-oauth.ipynb", tmp_path,
+                               secret_names=("DEMO_SECRET", "ALICE_PASSWORD"))
+    text = outputs_text(nb)
+    assert text.count("<svg") >= 4  # the client credentials, PKCE, device and refresh traces are drawn
+    assert "listener answered 400 and is still waiting for the real login: True" in text
+    assert "the real redirect completed the login: True" in text
+    assert "first exchange: got a token" in text
+    failures = [line for line in text.split("\\n") if "Error: " in line]
+    assert any("invalid_grant" in line for line in failures)  # the replayed code
+    assert any("code_verifier" in line.lower() or "pkce" in line.lower() or "invalid_grant" in line
+               for line in failures)
+    assert "TokenExpiredError" in text and "the API, asked directly with the expired token: 401" in text
+    assert "RefreshError" in text
+    assert find_secrets(tmp_path / "learn-oauth.ipynb", secrets) == []
