@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import ipaddress
 import re
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,14 +29,7 @@ GrantType = Literal[
     "client_credentials",
     "device_code",
 ]
-GRANT_TYPES: tuple[str, ...] = (
-    "authorization_code",
-    "authorization_code_with_pkce",
-    "implicit",
-    "password_credentials",
-    "client_credentials",
-    "device_code",
-)
+GRANT_TYPES: tuple[str, ...] = typing.get_args(GrantType)
 #: Other spellings users (and other tools) use for the same grants.
 GRANT_ALIASES: dict[str, str] = {
     "code": "authorization_code",

@@ -15,9 +15,8 @@ import nb_oauth
 from nb_oauth import jwt_explain, trace_view
 from nb_oauth.trace import Trace
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from .conftest import CHROMIUM_ARGS, chromium_or_skip
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "trace"
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -202,17 +201,9 @@ def test_duration_format() -> None:
 # -- a real render ----------------------------------------------------------------------------------
 
 
-def _chromium() -> str:
-    if os.path.exists(CHROMIUM):
-        return CHROMIUM
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{CHROMIUM} is missing in CI; install Debian's chromium package.")
-    pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) to render the trace.")
-
-
 @pytest.mark.browser
 def test_renders_in_headless_chromium_to_png() -> None:
-    executable = _chromium()
+    executable = chromium_or_skip()
     sync_api = pytest.importorskip("playwright.sync_api")
     trace = pkce_trace()
     page_html = f"<!doctype html><meta charset='utf-8'><body style='margin:16px'>{trace_view.render_html(trace)}</body>"
