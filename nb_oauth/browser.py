@@ -22,11 +22,7 @@ def _open(url: str) -> bool:
             if not entry:
                 continue
             try:
-                if "%s" in entry:
-                    browser: webbrowser.BaseBrowser = webbrowser.BackgroundBrowser(shlex.split(entry))
-                else:
-                    browser = webbrowser.get(entry)
-                if browser.open(url, new=2):
+                if browser_for(entry).open(url, new=2):
                     return True
             except (webbrowser.Error, OSError, ValueError):
                 continue
@@ -35,6 +31,17 @@ def _open(url: str) -> bool:
         return webbrowser.open(url, new=2)
     except (webbrowser.Error, OSError):
         return False
+
+
+def browser_for(entry: str) -> webbrowser.BaseBrowser:
+    """One ``BROWSER`` entry as Python reads it: a command line with ``%s``, a known browser name, or a
+    command that gets the URL as its argument."""
+    if "%s" in entry:
+        return webbrowser.BackgroundBrowser(shlex.split(entry))
+    try:
+        return webbrowser.get(entry)
+    except webbrowser.Error:
+        return webbrowser.BackgroundBrowser(entry)
 
 
 def open_in_browser(url: str) -> threading.Thread:

@@ -144,6 +144,7 @@ CSS = """
 button.nb-oauth-get-token, button.nb-oauth-retry { width: auto; padding: 0 1.2em; }
 .nb-oauth-form .lm-TabBar-tab { flex: 0 0 auto !important; min-width: 12em; }
 .nb-oauth-expiry { margin-right: 1em; }
+.nb-oauth-status-message .widget-html-content { line-height: 1.45; }
 """
 
 

@@ -129,7 +129,7 @@ class Countdown:
     def _bundle(self) -> dict[str, str]:
         left = format_left(self.deadline - time.time())
         return {"text/html": f"<div class='nb-oauth-countdown' style='font-size:12px;color:#666;margin:0 0 .3em 1em'>"
-                             f"⏳ {html.escape(self.what)}… <b>{left}</b> left. {html.escape(CANCEL_HINT)}</div>",
+                             f"{html.escape(self.what)}… <b>{left}</b> left. {html.escape(CANCEL_HINT)}</div>",
                 "text/plain": f"{self.what}… {left} left. {CANCEL_HINT}"}
 
     def start(self) -> Countdown:
@@ -217,7 +217,7 @@ class NotebookPresenter:
                  "(<code>--grant-type device_code</code>), which needs no redirect.</div>")
         plain = ("No redirect can reach this kernel. Open this link, log in, then paste the full address the browser "
                  f"lands on:\n  {authorization_url}\n(Or use --grant-type device_code.)")
-        self.finished()  # no countdown: nothing times out while the prompt waits
+        self._stop_countdowns()  # no countdown: nothing times out while the prompt waits
         if self._link is not None:
             self._link.update(bundle("warn", inner, plain), raw=True)
         else:
@@ -228,10 +228,18 @@ class NotebookPresenter:
     def notice(self, message: str) -> None:
         show_notice(message)
 
-    def finished(self) -> None:
+    def _stop_countdowns(self) -> None:
         countdowns, self._countdowns = self._countdowns, []
         for countdown in countdowns:
             countdown.stop()
+
+    def finished(self) -> None:
+        """The flow is over: stop the countdown, and retire the login box (its links no longer work)."""
+        self._stop_countdowns()
+        if self._link is not None and not self.paste_requested:
+            done = "This login is over; its link and cancel link are no longer in use."
+            self._link.update(bundle("info", html.escape(done), done), raw=True)
+            self._link = None
 
 
 def read_line(prompt: str) -> str | None:
