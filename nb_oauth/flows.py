@@ -42,6 +42,7 @@ def verify_id_token(cfg: OAuth2Config, token_set: TokenSet, *, nonce: str | None
         nonce=nonce,
         access_token=token_set.access_token,
         refetch_jwks=lambda: discovery.jwks(jwks_url, refresh=True),
+        client_secret=cfg.client_secret,
     )
     if trace is not None:
         trace.record("ID token verified", "notebook", "notebook", kind="note",

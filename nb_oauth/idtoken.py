@@ -18,6 +18,7 @@ from .errors import IDTokenError
 LEEWAY_SECONDS = 120
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
                          "Ed25519")
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 _HASHES = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 
 
@@ -42,6 +43,7 @@ def validate_id_token(
     access_token: str | None = None,
     refetch_jwks: Any = None,
     now: int | None = None,
+    client_secret: str | None = None,
 ) -> dict[str, Any]:
     """Verify ``id_token`` and return its claims; ``refetch_jwks()`` is called once on an unknown ``kid``."""
     from joserfc import jwt
@@ -63,7 +65,11 @@ def validate_id_token(
     if alg.lower() == "none":
         raise _fail("signature", "alg=none (an unsigned token) is never accepted")
     if alg.upper().startswith("HS"):
-        raise _fail("signature", f"alg={alg} is symmetric; a provider's public key must not be used as an HMAC secret")
+        if alg not in HMAC_ALGORITHMS or not client_secret:
+            raise _fail("signature", f"alg={alg} is symmetric: only the client secret may sign it, and a "
+                                     "provider's public key must never be used as an HMAC secret")
+        return _validate_claims(_verify_hmac(id_token, alg, client_secret), issuer=issuer, client_id=client_id,
+                                nonce=nonce, access_token=access_token, alg=alg, now=now)
     if alg not in ASYMMETRIC_ALGORITHMS:
         raise _fail("signature", f"algorithm {alg!r} is not supported")
 
@@ -87,7 +93,34 @@ def validate_id_token(
         raise _fail("signature", f"algorithm {alg!r} does not fit the key") from None
     except (JoseError, ValueError) as exc:
         raise _fail("signature", str(exc) or type(exc).__name__) from None
-    claims = token.claims
+    return _validate_claims(token.claims, issuer=issuer, client_id=client_id, nonce=nonce,
+                            access_token=access_token, alg=alg, now=now)
+
+
+def _verify_hmac(id_token: str, alg: str, client_secret: str) -> dict[str, Any]:
+    """OIDC Core §10.1: an HS* ID token is signed with the client secret (never with a public key)."""
+    import warnings
+
+    from joserfc import jwt
+    from joserfc.errors import BadSignatureError, JoseError
+    from joserfc.jwk import OctKey
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short client secrets are the provider's choice, not ours
+        key = OctKey.import_key(client_secret.encode("utf-8"))
+    try:
+        return jwt.decode(id_token, key, algorithms=[alg]).claims
+    except BadSignatureError:
+        raise _fail("signature", "the HMAC signature does not match the client secret") from None
+    except (JoseError, ValueError) as exc:
+        raise _fail("signature", str(exc) or type(exc).__name__) from None
+
+
+def _validate_claims(claims: dict[str, Any], *, issuer: str | None, client_id: str, nonce: str | None,
+                     access_token: str | None, alg: str, now: int | None) -> dict[str, Any]:
+    from joserfc import jwt
+    from joserfc.errors import ClaimError, ExpiredTokenError
+
     options: dict[str, Any] = {
         "iss": {"essential": True, **({"value": issuer.rstrip("/")} if issuer else {})},
         "aud": {"essential": True, "value": client_id},

@@ -118,3 +118,15 @@ def test_tampered_payload_is_rejected(key, jwks) -> None:
 def test_garbage_is_rejected(jwks) -> None:
     with pytest.raises(IDTokenError, match="format"):
         check("not-a-jwt", jwks)
+
+
+def test_hs256_signed_with_the_client_secret_is_accepted_and_a_wrong_secret_is_not(jwks) -> None:
+    from joserfc.jwk import OctKey
+
+    secret = "a-confidential-client-secret-of-decent-length"
+    token = jwt.encode({"alg": "HS256"}, claims(), OctKey.import_key(secret))
+    assert check(token, jwks, client_secret=secret)["sub"] == "alice"
+    with pytest.raises(IDTokenError, match="client secret"):
+        check(token, jwks, client_secret="another-secret-entirely-of-decent-length")
+    with pytest.raises(IDTokenError, match="symmetric"):
+        check(token, jwks)  # a public client has no secret: HMAC cannot be trusted
