@@ -20,8 +20,9 @@ from .token import Token, TokenSet
 from .trace import Trace
 
 #: The refresh margin is at most this fraction of the token's lifetime (a 5 s token is not
-#: refreshed on every call), and at most the config's ``refresh_leeway`` seconds.
-REFRESH_FRACTION = 0.1
+#: refreshed on every call, yet a second early: servers round expiry down to whole seconds),
+#: and at most the config's ``refresh_leeway`` seconds.
+REFRESH_FRACTION = 0.2
 #: After a failed refresh, callers within this many seconds get the same error without a new request.
 FAILURE_HOLD_SECONDS = 2.0
 
