@@ -41,6 +41,10 @@ from .token import Token
 
 __version__ = "0.1.0"
 
+from . import log_guard as _log_guard  # noqa: E402
+
+_log_guard.install()
+
 __all__ = [
     "GRANT_TYPES",
     "AuthorizationDeniedError",

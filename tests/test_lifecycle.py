@@ -193,3 +193,17 @@ def test_missing_name_is_a_key_error() -> None:
         nb_oauth.tokens["nope"]
     with pytest.raises(KeyError):
         nb_oauth.session("nope")
+
+
+def test_a_token_in_the_url_never_reaches_http_library_logs(demo, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    token = nb_oauth.get_new_access_token(password_config(demo, add_token_to="url"))
+    assert nb_oauth.session("live").get(demo.url + "/api/echo").json()["token_location"] == "query"
+    with httpx.Client(auth=nb_oauth.auth("live")) as client:
+        assert client.get(demo.url + "/api/echo").status_code == 200
+    client_side = [r for r in caplog.records if r.name.startswith(("urllib3", "httpx", "httpcore"))]
+    assert any("/api/echo" in r.getMessage() for r in client_side)  # the request lines were logged...
+    logged = "\n".join(r.getMessage() for r in client_side)
+    assert token.access_token not in logged  # ...without the token
