@@ -87,8 +87,10 @@ def _hub_public_url() -> str | None:
     prefix = env.get("JUPYTERHUB_SERVICE_PREFIX", "/")
     for name in ("JUPYTERHUB_PUBLIC_URL", "JUPYTERHUB_EXTERNAL_URL"):
         if env.get(name):
-            base = env[name].rstrip("/")
-            return base + prefix if not base.endswith(prefix.rstrip("/")) else base + "/"
+            # the hub's public URL may carry the hub's own base path; the service prefix already has it
+            parts = urlsplit(env[name])
+            if parts.scheme and parts.netloc:
+                return f"{parts.scheme}://{parts.netloc}{prefix}"
     host = env.get("JUPYTERHUB_HOST")
     if host and host.startswith("http"):
         return host.rstrip("/") + prefix

@@ -1,0 +1,83 @@
+"""Where the redirect goes: laptop, JupyterHub/Binder through jupyter-server-proxy, a fixed port, paste mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from nb_oauth import callback
+from nb_oauth.callback import Environment, detect_environment, plan_callback
+
+HUB_VARS = ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_PUBLIC_URL", "JUPYTERHUB_HOST",
+            "BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "BINDER_REQUEST", "COLAB_RELEASE_TAG", "SSH_CONNECTION",
+            "NB_OAUTH_REMOTE", "NB_OAUTH_PUBLIC_URL", "JUPYTERHUB_EXTERNAL_URL")
+
+
+@pytest.fixture(autouse=True)
+def plain_env(monkeypatch: pytest.MonkeyPatch):
+    for name in HUB_VARS:
+        monkeypatch.delenv(name, raising=False)
+    callback.set_frontend_base_url(None)
+    yield
+    callback.set_frontend_base_url(None)
+
+
+def test_laptop_uses_a_loopback_listener_and_opens_the_browser() -> None:
+    env = detect_environment()
+    assert env == Environment("local", False)
+    plan = plan_callback(None, env)
+    assert plan.redirect_uri(5000) == "http://127.0.0.1:5000/callback" and plan.bind_host == "127.0.0.1"
+    assert callback.default_authorize_using_browser(env) is True
+
+
+def test_jupyterhub_goes_through_the_server_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/hub-base/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example/hub-base/")
+    env = detect_environment()
+    assert env.remote and env.public_base_url == "https://hub.example/hub-base/user/alice/"
+    assert plan_callback(None, env).redirect_uri(8765) == "https://hub.example/hub-base/user/alice/proxy/8765/callback"
+    assert callback.default_authorize_using_browser(env) is False
+
+
+def test_the_form_can_report_the_page_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BINDER_LAUNCH_HOST", "https://mybinder.org/")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/bob-xyz/")
+    assert detect_environment().public_base_url is None  # nothing says where the browser is...
+    callback.set_frontend_base_url("https://hub.binder.example/user/bob-xyz")
+    env = detect_environment()  # ...until the page tells
+    assert env.kind == "binder" and env.public_base_url == "https://hub.binder.example/user/bob-xyz/"
+
+
+def test_no_reachable_redirect_means_paste_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release")
+    plan = plan_callback(None, detect_environment())
+    assert plan.paste
+
+
+def test_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/a/")
+    monkeypatch.setenv("NB_OAUTH_REMOTE", "0")
+    assert detect_environment().remote is False
+    monkeypatch.setenv("NB_OAUTH_REMOTE", "1")
+    monkeypatch.setenv("NB_OAUTH_PUBLIC_URL", "https://lab.example/user/a/")
+    assert detect_environment().public_base_url == "https://lab.example/user/a/"
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "path", "paste"),
+    [
+        ("http://127.0.0.1:8765/cb", "127.0.0.1", 8765, "/cb", False),
+        ("http://localhost:8765/oauth/callback", "127.0.0.1", 8765, "/oauth/callback", False),
+        ("http://[::1]:8765/cb", "::1", 8765, "/cb", False),
+        ("https://hub.example/user/a/proxy/8765/callback", "127.0.0.1", 8765, "/callback", False),
+        ("https://hub.example/user/a/proxy/absolute/8765/user/a/cb", "127.0.0.1", 8765,
+         "/user/a/proxy/absolute/8765/user/a/cb", False),
+        ("https://app.example/callback", None, 0, "/callback", True),
+        ("https://oauth.pstmn.io/v1/browser-callback", None, 0, "/callback", True),
+    ],
+)
+def test_given_callback_urls(url: str, host, port: int, path: str, paste: bool) -> None:
+    plan = plan_callback(url, Environment("local", False))
+    assert (plan.bind_host, plan.bind_port, plan.paste) == (host, port, paste)
+    if host:
+        assert plan.path == path
+    assert plan.redirect_uri(None) == url
