@@ -29,6 +29,7 @@ class OAuth2Auth(AuthBase):
     def __init__(self, name: str, store: TokenStore | None = None) -> None:
         self.name = name
         self.store = store or tokens
+        self._placed: tuple[TokenSet, tuple[str, str, str | None], tuple[str, str]] | None = None
         self.store[name]  # fail now, with the helpful KeyError, if there is no such token
 
     # -- what to send --------------------------------------------------------------------------------
@@ -45,13 +46,20 @@ class OAuth2Auth(AuthBase):
         return token_set.access_token
 
     def _placement(self, token_set: TokenSet) -> tuple[str, str]:
-        """("header", header value) or ("url", token)."""
+        """("header", header value) or ("url", token); rebuilt only when the token or those settings change."""
         cfg = self.store.config(self.name)
+        how = (cfg.use_token_type, cfg.add_token_to, cfg.header_prefix)
+        cached = self._placed
+        if cached is not None and cached[0] is token_set and cached[1] == how:
+            return cached[2]
         value = self._value(token_set)
         if cfg.add_token_to == "url":
-            return "url", value
-        prefix = cfg.header_prefix.strip() if cfg.header_prefix is not None else ""
-        return "header", f"{prefix} {value}" if prefix else value
+            placed = ("url", value)
+        else:
+            prefix = cfg.header_prefix.strip() if cfg.header_prefix is not None else ""
+            placed = ("header", f"{prefix} {value}" if prefix else value)
+        self._placed = (token_set, how, placed)
+        return placed
 
     # -- requests ------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import ipaddress
 import re
 import typing
@@ -366,6 +367,7 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=256)  # a pure check run on every token request; failures are not cached
 def check_url(name: str, url: str, *, allow_http: bool = False) -> None:
     """An endpoint URL must be absolute https; plain http only on loopback or with the per-config opt-in."""
     try:

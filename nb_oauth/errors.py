@@ -68,12 +68,17 @@ def mask(secret: str | None, keep: int = 4) -> str:
     return f"{secret[:keep]}…({len(secret)} chars)"
 
 
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove every known secret and every secret-looking ``key=value`` from ``text``."""
+def redact(text: str, secrets: Iterable[str | None] = (), *, ordered: bool = False) -> str:
+    """Remove every known secret and every secret-looking ``key=value`` from ``text``.
+
+    ``ordered``: ``secrets`` are already strings of 4+ characters, longest first (a trace keeps them so).
+    """
     if not text:
         return text
-    for secret in sorted({s for s in secrets if s and len(str(s)) >= 4}, key=len, reverse=True):
-        text = text.replace(str(secret), mask(str(secret)))
+    order = secrets if ordered else sorted({str(s) for s in secrets if s and len(str(s)) >= 4}, key=len, reverse=True)
+    for secret in order:
+        if secret in text:
+            text = text.replace(secret, mask(secret))
     text = _SECRET_PAIR.sub(lambda m: f"{m['key']}{m['sep']}{_masked_value(m['value'])}", text)
     return _BEARER.sub(lambda m: f"{m['scheme']}{_masked_value(m['value'])}", text)
 

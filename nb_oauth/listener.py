@@ -306,6 +306,11 @@ class CallbackListener:
     def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
+            # shutdown() returns only once serve_forever wakes from select(), up to its 0.1 s poll
+            # interval later; shutting the listening socket wakes it at once (where the OS refuses,
+            # the poll interval still ends it).
+            with contextlib.suppress(OSError):
+                server.socket.shutdown(socket.SHUT_RDWR)
             server.shutdown()
             server.server_close()
         if self._thread is not None:

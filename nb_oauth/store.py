@@ -34,6 +34,19 @@ def refresh_margin(token_set: TokenSet, leeway: float) -> float:
     return min(leeway, lifetime * REFRESH_FRACTION)
 
 
+def refresh_due_at(token_set: TokenSet, leeway: float) -> float | None:
+    """Epoch seconds from which ``token_set`` needs refreshing (None: expiry unknown).
+
+    Every API call asks; the datetime arithmetic behind the answer is done once per token set.
+    """
+    cached = token_set.__dict__.get("_refresh_due")
+    if cached is not None and cached[0] == leeway:
+        return cached[1]
+    due = None if token_set.expires_at is None else token_set.expires_at.timestamp() - refresh_margin(token_set, leeway)
+    object.__setattr__(token_set, "_refresh_due", (leeway, due))  # a cache on a frozen dataclass, not state
+    return due
+
+
 def needs_refresh(token_set: TokenSet, leeway: float, now: float | None = None) -> bool:
     left = token_set.seconds_left(now)
     return left is not None and left <= refresh_margin(token_set, leeway)
@@ -154,7 +167,8 @@ class TokenStore:
         entry = self._entry(name)
         token_set = entry.token.token_set
         leeway = entry.config.refresh_leeway
-        if not needs_refresh(token_set, leeway):
+        due = refresh_due_at(token_set, leeway)
+        if due is None or time.time() < due:
             return token_set
         if not entry.config.auto_refresh:
             if token_set.seconds_left() is not None and token_set.seconds_left() <= 0:  # type: ignore[operator]

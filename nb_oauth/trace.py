@@ -121,14 +121,22 @@ class Trace:
         self.error: str | None = None
         self._lock = threading.Lock()
         self._secrets: list[str] = []
+        self._ordered: list[str] | None = None
 
     def add_secret(self, *values: str | None) -> None:
         """Values that must never appear in the trace, whatever key they come under."""
         self._secrets.extend(v for v in values if v and len(v) >= 4)
+        self._ordered = None
+
+    def _ordered_secrets(self) -> list[str]:
+        """The secrets longest first, as redact wants them; sorted once per change, not once per value."""
+        if self._ordered is None:
+            self._ordered = sorted({str(s) for s in self._secrets}, key=len, reverse=True)
+        return self._ordered
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
-            return redact(value, self._secrets)
+            return redact(value, self._ordered_secrets(), ordered=True)
         if isinstance(value, Mapping):
             return {k: self._clean(mask_value(k, v)) for k, v in value.items()}
         if isinstance(value, list | tuple):

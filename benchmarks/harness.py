@@ -1,0 +1,123 @@
+"""Measuring on a shared, noisy machine: interleaved rounds, medians and paired ratios.
+
+Every compared variant runs once per round, and the order flips every round (A B C, C B A,
+...), so slow phases of the machine and any first-in-round advantage fall on all variants
+alike. A ratio is the median of the per-round ratios, which cancels drift better than the
+ratio of two medians (both are reported).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+
+class Timing(NamedTuple):
+    """Seconds per operation of one batch: elapsed, and CPU time of the calling thread."""
+
+    wall: float
+    cpu: float
+
+
+#: A variant runs one batch and returns its timing per operation.
+Batch = Callable[[], Timing]
+Samples = dict[str, list[Timing]]
+
+
+@dataclass
+class CaseResult:
+    """One case as written to results.json (times in the case's ``unit``)."""
+
+    name: str
+    title: str
+    unit: str
+    ours: float | None
+    baseline: float | None
+    ratio: float | None
+    repetitions: int
+    target: str
+    passed: bool | None
+    baseline_name: str | None = None
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape results.json promises: our median, the baseline's, their ratio, the verdict."""
+        data = asdict(self)
+        return {
+            "name": data.pop("name"),
+            "title": data.pop("title"),
+            "unit": data.pop("unit"),
+            "ours_median": data.pop("ours"),
+            "baseline_median": data.pop("baseline"),
+            "baseline": data.pop("baseline_name"),
+            "ratio": data.pop("ratio"),
+            "repetitions": data.pop("repetitions"),
+            "target": data.pop("target"),
+            "pass": data.pop("passed"),
+            **data,
+        }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def paired_ratio(ours: list[float], base: list[float]) -> float:
+    """Median of the per-round ratios ours[i] / base[i]."""
+    return statistics.median(a / b for a, b in zip(ours, base, strict=True))
+
+
+def interleave(variants: Mapping[str, Batch], rounds: int, warmup: int = 1) -> Samples:
+    """Run every variant ``warmup`` times unrecorded, then ``rounds`` times in alternating order."""
+    names = list(variants)
+    for _ in range(warmup):
+        for name in names:
+            variants[name]()
+    samples: Samples = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else reversed(names):
+            samples[name].append(variants[name]())
+    return samples
+
+
+def per_call(fn: Callable[[], object], n: int) -> Batch:
+    """A batch of ``n`` calls of ``fn``, timed as one, in seconds per call."""
+
+    def batch() -> Timing:
+        cpu, start = time.thread_time(), time.perf_counter()
+        for _ in range(n):
+            fn()
+        return Timing((time.perf_counter() - start) / n, (time.thread_time() - cpu) / n)
+
+    return batch
+
+
+def walls(samples: Samples) -> dict[str, list[float]]:
+    return {name: [t.wall for t in v] for name, v in samples.items()}
+
+
+def cpus(samples: Samples) -> dict[str, list[float]]:
+    return {name: [t.cpu for t in v] for name, v in samples.items()}
+
+
+def summary(samples: Mapping[str, list[float]], scale: float = 1e6) -> dict[str, dict[str, float]]:
+    """Median, min and max of each variant, scaled (default: seconds to microseconds)."""
+    return {
+        name: {"median": round(median(v) * scale, 2), "min": round(min(v) * scale, 2),
+               "max": round(max(v) * scale, 2)}
+        for name, v in samples.items()
+    }
+
+
+def ratios_to(samples: Mapping[str, list[float]], base: str) -> dict[str, float]:
+    """Each variant's paired ratio to ``base``."""
+    return {name: round(paired_ratio(v, samples[base]), 4) for name, v in samples.items() if name != base}
+
+
+def within(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
