@@ -1,6 +1,6 @@
 """Case 3: a client-credentials token via ``get_new_access_token`` against the bare POST.
 
-The target compares with what the brief names, a bare ``requests.post`` to the same token
+The target compares with a bare ``requests.post`` to the same token
 endpoint. Since nb_oauth pools its token requests on one ``requests.Session``, the stricter
 comparison with a bare POST on a pooled session is reported beside it (with requests-oauthlib's
 and Authlib's ``fetch_token``), so nothing is hidden by the choice of baseline.
