@@ -438,6 +438,11 @@ def _reusable(name: str, cfg: OAuth2Config | None) -> Any:
     """The stored token when it was made from ``cfg`` (None: the stored config) and is still good."""
     from .notebook_ui import show_notice
 
+    if name not in tokens and cfg is not None and cfg.share:
+        try:  # another kernel of this user may already hold this token (Share access token)
+            tokens.load_shared(cfg)
+        except OAuthError as exc:
+            show_notice(f"The shared token store could not be read ({exc}); getting a new token.")
     if name not in tokens or (cfg is not None and tokens.config(name) != cfg):
         return None
     token = tokens[name]

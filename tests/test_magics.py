@@ -634,3 +634,19 @@ def test_from_postman_bad_file_is_a_short_error(ip: InteractiveShell, tmp_path) 
     (tmp_path / "bad.json").write_text("{not json")
     cell = run(ip, f"%oauth_token --from-postman {tmp_path / 'bad.json'}")
     assert stopped(cell) and "bad.json" in cell.text
+
+
+def test_a_shared_token_is_picked_up_by_a_new_kernel(ip: InteractiveShell, demo, tmp_path, monkeypatch) -> None:
+    """`--share` in one kernel, then the same line in another: no second login."""
+    monkeypatch.setenv("NB_OAUTH_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("NB_OAUTH_SHARE_BACKEND", "file")
+    first = run(ip, f"%oauth_token shared {CC} --share")
+    assert first.error is None, first.text
+    kept = tokens["shared"].access_token
+    tokens.clear()  # what a fresh kernel starts with
+    before = demo.stats.get("token:client_credentials", 0)
+    again = run(ip, f"%oauth_token shared {CC} --share")
+    assert again.error is None and "reused" in again.text, again.text
+    assert tokens["shared"].access_token == kept
+    assert demo.stats.get("token:client_credentials", 0) == before
+    tokens.delete("shared")
