@@ -19,9 +19,9 @@ from pathlib import Path
 import requests
 
 
-def _wait_for(url: str, seconds: float = 60.0) -> bool:
+def _wait_for(url: str, process: subprocess.Popen, seconds: float = 90.0) -> bool:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if requests.get(url, timeout=2).status_code < 500:
                 return True
@@ -60,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={args.lab_port}",
            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.root_dir={Path.cwd()}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI machines often run as root
     log_path = Path(tempfile.gettempdir()) / f"nb_oauth-demo-lab-{args.lab_port}.log"
     log = log_path.open("w")  # a pipe nobody reads would fill up and stall JupyterLab
     lab = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{args.lab_port}"
-    if not _wait_for(f"{base}/api/status?token={token}"):
+    if not _wait_for(f"{base}/api/status?token={token}", lab):
         err = log_path.read_text(errors="replace")[-800:]
         print(f"JupyterLab did not start on port {args.lab_port}. {err}\n"
               f"Free the port or run: make demo LAB_PORT=<another port>", file=sys.stderr)
