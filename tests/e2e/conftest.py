@@ -39,7 +39,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"End-to-end screenshots: {_used_artifacts[0]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_artifacts() -> Path:
     """``test-artifacts/e2e``, emptied once per run so nothing stale is mistaken for this run's."""
     chromium_or_skip()
@@ -49,7 +49,7 @@ def e2e_artifacts() -> Path:
     return E2E_ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_demo(e2e_artifacts: Path) -> Iterator[Any]:
     """The demo authorization server the kernels talk to (its settings may be changed by a test)."""
     from nb_oauth.demo import DemoServer
@@ -59,7 +59,7 @@ def e2e_demo(e2e_artifacts: Path) -> Iterator[Any]:
     srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def jupyter(e2e_demo: Any, e2e_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
     """One Jupyter server (JupyterLab 4 and Notebook 7) for the whole run; its log is kept as an artifact."""
     home = tmp_path_factory.mktemp("jupyter")
@@ -78,7 +78,7 @@ def jupyter(e2e_demo: Any, e2e_artifacts: Path, tmp_path_factory: pytest.TempPat
         shutil.copyfile(server.log_path, e2e_artifacts / "jupyter-server.log")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(e2e_artifacts: Path) -> Iterator[Any]:
     with chromium() as b:
         yield b
