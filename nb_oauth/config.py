@@ -383,7 +383,7 @@ def check_url(name: str, url: str, *, allow_http: bool = False) -> None:
     if parts.scheme == "http" and not allow_http and not is_loopback_host(parts.hostname):
         raise ConfigError(
             f"{name} uses plain http to {parts.hostname}, which would send secrets unencrypted.",
-            fix=f"Use https, or opt in for this config alone with allow_insecure_http=True.",
+            fix="Use https, or opt in for this config alone with allow_insecure_http=True.",
         )
 
 

@@ -47,13 +47,7 @@ def validate_id_token(
 ) -> dict[str, Any]:
     """Verify ``id_token`` and return its claims; ``refetch_jwks()`` is called once on an unknown ``kid``."""
     from joserfc import jwt
-    from joserfc.errors import (
-        BadSignatureError,
-        ClaimError,
-        ExpiredTokenError,
-        JoseError,
-        UnsupportedAlgorithmError,
-    )
+    from joserfc.errors import BadSignatureError, JoseError, UnsupportedAlgorithmError
     from joserfc.jwk import KeySet
     from joserfc.jws import extract_compact
 

@@ -12,10 +12,8 @@ import argparse
 import dataclasses
 import difflib
 import html
-import keyword
 import re
 import shlex
-import typing
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -26,179 +24,18 @@ from IPython.core.magic_arguments import argument, argument_group, kwds, magic_a
 from IPython.display import display
 
 from . import placeholders
-from .config import GRANT_TYPES, PARAM_FIELDS, SECRET_FIELDS, SEND_AS, SEND_AS_ALIASES, OAuth2Config
+from .config import OAuth2Config
 from .errors import ConfigError, OAuthError, RedirectURLNeeded, mask, redact
+from .magic_authrequest import run_authrequest
 from .store import tokens
 
-# -- options generated from the config fields ---------------------------------------------------------
-
-#: Values a choice field accepts, shown in the help.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "grant_type": GRANT_TYPES,
-    "client_authentication": ("header", "body"),
-    "code_challenge_method": ("S256", "plain"),
-    "add_token_to": ("header", "url"),
-    "use_token_type": ("access_token", "id_token"),
-}
-#: A word on fields whose label alone does not say enough.
-HINTS: dict[str, str] = {
-    "callback_url": "default: a kernel-local listener on a free port",
-    "authorize_using_browser": "also open the login page with the system browser (BROWSER is honoured)",
-    "issuer": "OIDC discovery fills the URLs left empty",
-    "scope": "space-separated; quote it: --scope 'openid email'",
-    "state": "default: a fresh random value",
-    "code_verifier": "default: generated",
-    "refresh_token_url": "default: the Access Token URL",
-    "share": "share the token with other kernels of this user",
-    "allow_insecure_http": "allow plain http to a non-loopback host, for this config only",
-    "callback_timeout": "seconds to wait for the login (default NB_OAUTH_CALLBACK_TIMEOUT or 300)",
-}
-PARAM_SYNTAX = "KEY=VALUE[:body|url|header]"
-SKIPPED_FIELDS = ("token_name",)  # the positional NAME
-
-
-@dataclasses.dataclass(frozen=True)
-class ConfigOption:
-    """One ``%oauth_token`` option made from one ``OAuth2Config`` field."""
-
-    field: str
-    kind: str  # text | number | flag | list | params
-    flags: tuple[str, ...]
-    help: str
-    metavar: str | None = None
-
-    def argparse_kwargs(self) -> dict[str, Any]:
-        base: dict[str, Any] = {"dest": self.field, "default": None, "help": self.help}
-        if self.kind == "flag":
-            return base | {"action": argparse.BooleanOptionalAction}
-        if self.kind in ("list", "params"):
-            return base | {"action": "append", "metavar": self.metavar}
-        if self.kind == "number":
-            return base | {"type": float, "metavar": self.metavar}
-        return base | {"metavar": self.metavar}
-
-
-def _kind(field_type: Any, name: str) -> str:
-    if name in PARAM_FIELDS:
-        return "params"
-    args = set(typing.get_args(field_type)) - {type(None)} or {field_type}
-    if typing.get_origin(field_type) is list:
-        return "list"
-    if args == {bool}:
-        return "flag"
-    if args <= {float, int}:
-        return "number"
-    return "text"
-
-
-def _help(f: dataclasses.Field[Any], kind: str) -> str:
-    label = f.metadata.get("label", f.name)
-    parts = [label]
-    if f.name in CHOICES:
-        parts.append("one of " + ", ".join(CHOICES[f.name]))
-    if f.name in HINTS:
-        parts.append(HINTS[f.name])
-    if f.metadata.get("secret"):
-        parts.append("secret: prefer {{VARIABLE}} so the notebook never holds it")
-    if kind == "params":
-        parts.append(f"repeatable; {PARAM_SYNTAX}, sent in the body unless :url or :header is given")
-    elif kind == "list":
-        parts.append("repeatable")
-    default = f.default if f.default is not dataclasses.MISSING else None
-    if kind != "params" and default not in (None, "") and f.name not in ("authorize_using_browser",):
-        parts.append(f"default {default}")
-    return "; ".join(parts) + "."
-
-
-def _metavar(name: str, kind: str) -> str | None:
-    if kind == "params":
-        return "KEY=VALUE"
-    if kind == "number":
-        return "SECONDS"
-    if name.endswith("_url") or name == "issuer":
-        return "URL"
-    if kind == "list":
-        return "VALUE"
-    return name.upper() if name in CHOICES else "TEXT"
-
-
-def config_options() -> list[ConfigOption]:
-    """Every ``OAuth2Config`` field but the token name, as an option (kebab-case; booleans get ``--no-``)."""
-    hints = typing.get_type_hints(OAuth2Config)
-    options = []
-    for f in dataclasses.fields(OAuth2Config):
-        if f.name in SKIPPED_FIELDS:
-            continue
-        kind = _kind(hints[f.name], f.name)
-        flag = "--" + f.name.replace("_", "-")
-        flags = (flag, flag.removesuffix("s")) if kind == "params" else (flag,)
-        metavar = None if kind == "flag" else _metavar(f.name, kind)
-        options.append(ConfigOption(f.name, kind, flags, _help(f, kind), metavar))
-    return options
-
-
-CONFIG_OPTIONS = config_options()
-
-
-def _with_config_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Apply one ``@argument`` per config field (in field order) under a help group."""
-    for option in reversed(CONFIG_OPTIONS):
-        func = argument(*option.flags, **option.argparse_kwargs())(func)
-    return argument_group("Configuration (every OAuth2Config field; {{NAME}} is filled from notebook "
-                          "variables or the environment at use time)")(func)
-
-
-def parse_param(text: str, option: str) -> tuple[str, str, str]:
-    """``KEY=VALUE[:body|url|header]`` → ``(key, value, send_as)``; only a known suffix is taken as the place."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--{option} {text!r} is not {PARAM_SYNTAX}.",
-                          fix=f"Write e.g. --{option} audience=https://api.example:body")
-    send_as = "body"
-    head, colon, tail = value.rpartition(":")
-    if colon and (tail in SEND_AS or tail in SEND_AS_ALIASES):
-        value, send_as = head, SEND_AS_ALIASES.get(tail, tail)
-    return key.strip(), value, send_as
-
-
-def config_changes(args: argparse.Namespace) -> dict[str, Any]:
-    """The config fields given on the line, converted to what ``OAuth2Config`` takes."""
-    changes: dict[str, Any] = {}
-    for option in CONFIG_OPTIONS:
-        value = getattr(args, option.field, None)
-        if value is None:
-            continue
-        if option.kind == "params":
-            value = [parse_param(v, option.flags[0][2:]) for v in value]
-        changes[option.field] = value
-    return changes
-
+from .magic_options import CONFIG_OPTIONS, config_changes, parse_param, with_config_options  # noqa: F401
+from .notebook_ui import token_secrets, valid_var
 
 # -- state kept between magic calls -------------------------------------------------------------------
 
 _pending: dict[str, tuple[Any, str | None]] = {}  # paste-mode flows waiting for %oauth_token NAME --paste URL
 _failed_traces: dict[str, Any] = {}  # the trace of the last failed attempt per name, for --trace
-
-
-def _valid_var(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def _token_secrets(name: str) -> list[str]:
-    """Every secret that must not be shown for token ``name`` (token values and config secrets)."""
-    found: list[str] = []
-    token = tokens.get(name)
-    if token is not None:
-        found += token.token_set.secrets()
-    if name in tokens:
-        cfg = tokens.config(name)
-        found += [v for v in (getattr(cfg, f) for f in SECRET_FIELDS) if v and not placeholders.has_placeholder(v)]
-        try:
-            resolved = cfg.with_placeholders_filled()
-            found += [v for v in (getattr(resolved, f) for f in SECRET_FIELDS) if v]
-        except OAuthError:
-            pass
-    return found
 
 
 def _expiry(token: Any) -> str:
@@ -280,7 +117,7 @@ class OAuthMagics(Magics):
     @argument("--from-postman", metavar="FILE", help="Import every OAuth 2.0 config of a Postman collection "
               "export; with NAME, get that token right away.")
     @argument("--environment", metavar="FILE", help="A Postman environment export filling the collection's {{vars}}.")
-    @_with_config_options
+    @with_config_options
     @_doc(OAUTH_TOKEN_DOC)
     @line_magic
     def oauth_token(self, line: str = "") -> Any:
@@ -302,7 +139,7 @@ class OAuthMagics(Magics):
     @cell_magic
     def authrequest(self, line: str, cell: str = "") -> None:
         args = _parse(self.authrequest, line, "%%")
-        _stop_cell_on_error(lambda: _run_authrequest(self.shell, args, cell))
+        _stop_cell_on_error(lambda: run_authrequest(self.shell, args, cell))
 
 
 def _stop_cell_on_error(run: Callable[[], Any]) -> Any:
@@ -368,7 +205,7 @@ def _run_oauth_token(shell: Any, args: argparse.Namespace) -> Any:
     chosen = [a for a in ACTIONS if getattr(args, a)]
     if len(chosen) > 1:
         raise UsageError(f"Use one of --{', --'.join(chosen)} at a time.")
-    if args.var is not None and not _valid_var(args.var):
+    if args.var is not None and not valid_var(args.var):
         raise UsageError(f"--var {args.var!r} is not a valid Python variable name.")
     action = chosen[0] if chosen else None
     if args.from_postman:
@@ -573,7 +410,7 @@ def _finish_paste(shell: Any, name: str, url: str, var: str | None) -> Any:
 
 def _bind(shell: Any, name: str, var: str | None, token: Any) -> tuple[str, str]:
     """Bind the token to VAR (default NAME when it is a Python name); the HTML and text saying where."""
-    target = var or (name if _valid_var(name) else None)
+    target = var or (name if valid_var(name) else None)
     if target is None:
         text = (f"Not bound to a variable: {name!r} is not a Python name (add --var VAR); "
                 f"nb_oauth.tokens[{name!r}] holds it.")
@@ -616,7 +453,7 @@ def _config_rows(cfg: OAuth2Config) -> list[tuple[str, str]]:
 
 def _show_details(name: str) -> None:
     token = tokens[name]
-    secrets = _token_secrets(name)
+    secrets = token_secrets(name)
     claims = [(k, redact(_claim_value(k, v), secrets)) for k, v in token.claims.items()]
     info = [("Obtained", f"{token.obtained_at:%Y-%m-%d %H:%M:%S} UTC"),
             ("Refreshed", f"{tokens.refresh_count(name)} time(s)")]
@@ -644,78 +481,6 @@ def _show_trace(name: str) -> None:
         return
     display(trace)
 
-
-# -- %%authrequest ------------------------------------------------------------------------------------
-
-
-def _run_authrequest(shell: Any, args: argparse.Namespace, cell: str) -> None:
-    from .http_file import parse, with_default_content_type
-    from .notebook_ui import show_error
-
-    var = args.var or "response"
-    if not _valid_var(var):
-        raise UsageError(f"--var {var!r} is not a valid Python variable name.")
-    if args.name not in tokens:
-        show_error(f"No token named {args.name!r} (stored: {', '.join(tokens.names()) or 'none yet'}).",
-                   title="Unknown token")
-        return
-    try:
-        request = with_default_content_type(parse(cell))
-    except OAuthError as exc:
-        show_error(str(exc), title="Request cell")
-        return
-    response = _send(args.name, request, args.timeout)
-    if response is None:
-        return
-    _show_and_bind(shell, args, var, response)
-
-
-def _send(name: str, request: Any, timeout: float | None) -> Any:
-    import requests
-
-    from .auth import session
-    from .notebook_ui import show_error
-
-    secrets = _token_secrets(name)
-    try:
-        with session(name) as s:
-            return s.request(request.method, request.url, headers=request.headers_dict(),
-                             data=request.body.encode("utf-8") if request.body is not None else None,
-                             timeout=timeout)
-    except OAuthError as exc:
-        show_error(str(exc), title=f"Token {name!r}")
-    except requests.RequestException as exc:
-        show_error(_network_message(request, exc, secrets + _token_secrets(name)), title="Request failed")
-    return None
-
-
-def _network_message(request: Any, exc: Exception, secrets: list[str]) -> str:
-    from urllib.parse import urlsplit
-
-    from .response_view import masked_url
-
-    reason = re.search(r"(\[Errno[^\]]*\][^'\")]*)", str(exc))
-    kind = type(exc).__name__
-    why = reason.group(1).strip() if reason else ("timed out" if "Timeout" in kind else kind)
-    host = urlsplit(request.url).netloc
-    text = (f"{request.method} {masked_url(request.url)} could not be completed: {why} ({kind}). "
-            f"Check that {host} is reachable; --timeout sets how long to wait.")
-    return redact(text, secrets)
-
-
-def _show_and_bind(shell: Any, args: argparse.Namespace, var: str, response: Any) -> None:
-    from .notebook_ui import show_error
-    from .response_view import render, to_value
-
-    secrets = _token_secrets(args.name)
-    try:
-        value, what = to_value(response, args.as_)
-    except (ValueError, ImportError) as exc:
-        display(render(response, secrets=secrets), raw=True)
-        show_error(f"{exc} Nothing was bound to {var!r}; the response is shown above.", title=f"--as {args.as_}")
-        return
-    shell.user_ns[var] = value
-    display(render(response, secrets=secrets, note=f"{var} = {what}"), raw=True)
 
 
 # -- loading ------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ look, with a plain-text fallback for terminals and text-only front ends.
 from __future__ import annotations
 
 import html
+import keyword
 import threading
 import time
 from typing import Any
@@ -253,3 +254,30 @@ def read_line(prompt: str) -> str | None:
     except (EOFError, OSError, StdinNotImplementedError, NotImplementedError, RuntimeError):
         return None
     return answer.strip() or None
+
+
+def valid_var(name: str) -> bool:
+    """A name a cell can bind a result to."""
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def token_secrets(name: str) -> list[str]:
+    """Every secret that must not be shown for token ``name`` (token values and config secrets)."""
+    from . import placeholders
+    from .config import SECRET_FIELDS
+    from .errors import OAuthError
+    from .store import tokens
+
+    found: list[str] = []
+    token = tokens.get(name)
+    if token is not None:
+        found += token.token_set.secrets()
+    if name in tokens:
+        cfg = tokens.config(name)
+        found += [v for v in (getattr(cfg, f) for f in SECRET_FIELDS) if v and not placeholders.has_placeholder(v)]
+        try:
+            resolved = cfg.with_placeholders_filled()
+            found += [v for v in (getattr(resolved, f) for f in SECRET_FIELDS) if v]
+        except OAuthError:
+            pass
+    return found

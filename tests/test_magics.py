@@ -10,7 +10,6 @@ from __future__ import annotations
 import _thread
 import importlib.util
 import os
-import re
 import socket
 import subprocess
 import sys

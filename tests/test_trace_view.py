@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -161,7 +160,7 @@ def test_details_are_numbered_and_hold_the_raw_masked_exchange() -> None:
     out = trace_view.render_html(trace)
     assert out.count("<details") == len(trace.steps)
     for i in range(1, len(trace.steps) + 1):
-        assert f"<b style=\"color:" in out and f">{i}. " in out
+        assert "<b style=\"color:" in out and f">{i}. " in out
     assert "POST https://login.acme.example/oauth/token" in out
     assert "PKCE: the secret the challenge was made from" in out  # a parameter's one-line meaning
     assert "seconds until the access token expires" in out  # a response field's meaning
