@@ -41,9 +41,19 @@ _frontend_base_url: str | None = None
 
 
 def set_frontend_base_url(url: str | None) -> None:
-    """The form's front end reports the page's own base URL (origin + base path) here."""
+    """The form's front end reports the page's own base URL (origin + base path) here.
+
+    A change forgets cached discovery documents: a provider proxied by this Jupyter server
+    (the embedded demo's ``front_channel_url="auto"``) announces different page addresses now.
+    """
     global _frontend_base_url
-    _frontend_base_url = _with_slash(url) if url else None
+    new = _with_slash(url) if url else None
+    changed = new != _frontend_base_url
+    _frontend_base_url = new
+    if changed:
+        from . import discovery
+
+        discovery.clear_cache()
 
 
 def _with_slash(url: str) -> str:
@@ -75,7 +85,8 @@ def detect_environment() -> Environment:
         remote = False
     elif override in ("1", "true", "yes", "remote"):
         remote = True
-    if remote and public is None and kind in ("jupyterhub", "binder"):
+    if remote and public is None and kind != "colab":
+        # a hub may say where it is; otherwise the page the form was shown on does
         public = _hub_public_url() or _frontend_base_url
     if remote and public is not None and kind != "colab" and not (_server_proxy_installed() or env.get("NB_OAUTH_PUBLIC_URL")):
         public = None

@@ -30,6 +30,13 @@ Run the cells top to bottom. Nothing secret is written into this notebook: secre
 through `{{NAME}}` placeholders, filled from notebook variables or the environment when used, and
 tokens are only ever shown masked.
 """),
+    md("""
+> **On JupyterHub or Binder** the browser cannot reach this kernel's `127.0.0.1`, so the demo
+> server's login pages and the redirect back to the kernel go through the Jupyter server's proxy.
+> For that nb_oauth needs the page's public address: show the form once (run `%oauth_token`, as
+> in section 6), or set `NB_OAUTH_PUBLIC_URL` to the server's base URL
+> (e.g. `https://hub.example/user/you/`). On a laptop there is nothing to do.
+"""),
     code("%load_ext nb_oauth"),
     code('''
 import os
@@ -37,7 +44,8 @@ from nb_oauth.demo import DEMO_USERS, DemoServer
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET as DEMO_SECRET
 
 # `make demo` starts the demo server and passes its address; otherwise start one in this kernel.
-DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer().start().url
+# front_channel_url="auto": on JupyterHub/Binder its login pages go through the Jupyter server's proxy.
+DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer(front_channel_url="auto").start().url
 ALICE_PASSWORD = DEMO_USERS["alice"]
 print("Demo authorization server:", DEMO)
 '''),
@@ -176,7 +184,8 @@ import nb_oauth
 from nb_oauth.demo import DEMO_USERS, DemoServer
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET as DEMO_SECRET
 
-DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer().start().url
+# on JupyterHub/Binder the login pages go through the Jupyter server's proxy ("auto")
+DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer(front_channel_url="auto").start().url
 ALICE_PASSWORD = DEMO_USERS["alice"]
 print("Demo authorization server:", DEMO)
 '''),

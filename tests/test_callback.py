@@ -47,6 +47,31 @@ def test_the_form_can_report_the_page_base_url(monkeypatch: pytest.MonkeyPatch) 
     assert env.kind == "binder" and env.public_base_url == "https://hub.binder.example/user/bob-xyz/"
 
 
+def test_a_remote_kernel_anywhere_uses_the_reported_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forced remote (or SSH) without hub variables: the form's page base URL still leads to the proxy."""
+    monkeypatch.setenv("NB_OAUTH_REMOTE", "1")
+    monkeypatch.setattr(callback, "_server_proxy_installed", lambda: True)
+    assert detect_environment() == Environment("local", True)
+    callback.set_frontend_base_url("http://127.0.0.1:8888/")
+    env = detect_environment()
+    assert env.public_base_url == "http://127.0.0.1:8888/"
+    assert plan_callback(None, env).redirect_uri(8765) == "http://127.0.0.1:8888/proxy/8765/callback"
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release")  # Colab's page is not a Jupyter server
+    assert detect_environment().public_base_url is None
+
+
+def test_a_new_page_address_forgets_cached_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nb_oauth import discovery
+
+    cleared: list[bool] = []
+    monkeypatch.setattr(discovery, "clear_cache", lambda: cleared.append(True))
+    callback.set_frontend_base_url("https://hub.example/user/a/")
+    callback.set_frontend_base_url("https://hub.example/user/a")  # the same address again
+    assert cleared == [True]
+    callback.set_frontend_base_url("https://hub.example/user/b/")
+    assert cleared == [True, True]
+
+
 def test_no_reachable_redirect_means_paste_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLAB_RELEASE_TAG", "release")
     plan = plan_callback(None, detect_environment())

@@ -17,29 +17,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device-interval", type=int, default=1, metavar="SECONDS")
     parser.add_argument("--jwt-access-tokens", action="store_true", help="issue RFC 9068 JWT access tokens")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--front-channel-url",
+        metavar="URL|auto",
+        help="where browsers reach the sign-in, consent and device pages, e.g. "
+        "https://hub.example/user/alice/proxy/8750 (jupyter-server-proxy); 'auto' works it out "
+        "from the environment on every request; the other endpoints stay on the issuer URL",
+    )
     args = parser.parse_args(argv)
 
     from .server import DemoServer
 
-    server = DemoServer(
-        host=args.host,
-        port=args.port,
-        access_token_lifetime=args.access_token_lifetime,
-        refresh_token_lifetime=args.refresh_token_lifetime,
-        device_interval=args.device_interval,
-        jwt_access_tokens=args.jwt_access_tokens,
-        log_requests=not args.quiet,
-    )
+    try:
+        server = DemoServer(
+            host=args.host,
+            port=args.port,
+            access_token_lifetime=args.access_token_lifetime,
+            refresh_token_lifetime=args.refresh_token_lifetime,
+            device_interval=args.device_interval,
+            jwt_access_tokens=args.jwt_access_tokens,
+            log_requests=not args.quiet,
+            front_channel_url=args.front_channel_url or None,
+        )
+    except ValueError as error:  # a malformed --front-channel-url
+        parser.error(str(error))
     try:
         server.start()
     except OSError as error:
         print(f"cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
+    front = ""
+    if args.front_channel_url:
+        shown = server.front_channel_url or "none known yet, pages on the issuer URL"
+        mode = " (auto)" if args.front_channel_url == "auto" else ""
+        front = f"  login pages:   {shown}{mode}\n"
     logins = ", ".join(f"{user} / {password}" for user, password in DEMO_USERS.items())
     print(
         f"nb_oauth demo authorization server\n"
         f"  issuer:        {server.url}\n"
         f"  discovery:     {server.endpoints['openid_configuration']}\n"
+        f"{front}"
         f"  public client: {PUBLIC_CLIENT_ID} (no secret)\n"
         f"  confidential:  {CONFIDENTIAL_CLIENT_ID} / {CONFIDENTIAL_CLIENT_SECRET}\n"
         f"  demo login:    {logins}\n"

@@ -3,11 +3,17 @@
 One ``DemoContext`` exists per ``DemoServer``; grants reach it through the
 authorization server, views through ``current_app``. The issuer is filled in
 once the listening port is known.
+
+The *front channel* is where a browser reaches the sign-in, consent and device
+pages; by default it is the issuer itself. Behind a path-prefixing proxy (a
+JupyterHub's jupyter-server-proxy) it is the proxied address instead, while the
+kernel keeps using the loopback issuer for everything else.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,12 +80,21 @@ class DemoContext:
     stats: Stats = field(default_factory=Stats)
     faults: FaultQueue = field(default_factory=FaultQueue)
     issuer: str = ""
+    front_channel: Callable[[], str | None] | None = None
     authorization_server: DemoAuthorizationServer | None = None
     resource_protector: DemoResourceProtector | None = None
 
     def url(self, path: str) -> str:
         """Absolute URL on this server, built from the issuer."""
         return self.issuer + path
+
+    def front_channel_url(self) -> str | None:
+        """The browser-facing base URL, when it differs from the issuer (asked anew each time)."""
+        return self.front_channel() if self.front_channel is not None else None
+
+    def front_url(self, path: str) -> str:
+        """Absolute URL of a browser-facing page: on the front channel when there is one."""
+        return (self.front_channel_url() or self.issuer) + path
 
     @property
     def public_jwks(self) -> dict[str, Any]:
@@ -101,8 +116,9 @@ def generate_signing_keys() -> KeySet:
 def build_clients(
     extra_redirect_uris: tuple[str, ...] = (),
     extra_redirect_prefixes: tuple[str, ...] = (),
+    front_channel: Callable[[], str | None] | None = None,
 ) -> list[Client]:
-    """The two pre-registered clients.
+    """The two pre-registered clients (``front_channel`` widens their redirect URI rule).
 
     Implicit is public-client only: Authlib's implicit grants authenticate
     the client with the ``none`` method, which a confidential client may not use.
@@ -119,6 +135,7 @@ def build_clients(
         scopes=tuple(s for s in ALL_SCOPES if s != "items:write"),
         redirect_uris=extra_redirect_uris,
         redirect_prefixes=extra_redirect_prefixes,
+        front_channel=front_channel,
     )
     confidential = Client(
         client_id=CONFIDENTIAL_CLIENT_ID,
@@ -138,5 +155,6 @@ def build_clients(
         scopes=ALL_SCOPES,
         redirect_uris=extra_redirect_uris,
         redirect_prefixes=extra_redirect_prefixes,
+        front_channel=front_channel,
     )
     return [public, confidential]

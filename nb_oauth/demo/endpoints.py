@@ -27,9 +27,14 @@ ENDPOINT_KEYS = (
 
 
 def server_metadata(ctx: DemoContext) -> dict[str, Any]:
-    """RFC 8414 / OIDC Discovery document; both well-known URLs serve it."""
+    """RFC 8414 / OIDC Discovery document; both well-known URLs serve it.
+
+    The authorization endpoint is a page for the browser, so it is on the front
+    channel when there is one; everything else is for the client's back channel.
+    """
     metadata: dict[str, Any] = {"issuer": ctx.issuer}
     metadata.update({key: ctx.url(PATHS[key]) for key in ENDPOINT_KEYS})
+    metadata["authorization_endpoint"] = ctx.front_url(PATHS["authorization_endpoint"])
     metadata.update(
         {
             "scopes_supported": list(ALL_SCOPES),

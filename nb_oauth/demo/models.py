@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -78,9 +78,26 @@ def is_loopback_redirect_uri(uri: str) -> bool:
     )
 
 
+def url_origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL, default port filled in; None if it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+        return None
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
 @dataclass(eq=False)
 class Client(ClientMixin):
-    """A pre-registered client; redirect URIs follow the loopback rule plus extras."""
+    """A pre-registered client; redirect URIs follow the loopback rule plus extras.
+
+    While the server has a front channel (see ``DemoContext``), any redirect URI
+    on that front channel's origin is accepted too: a kernel's listener proxied
+    by the same Jupyter server lives there.
+    """
 
     client_id: str
     name: str
@@ -92,6 +109,7 @@ class Client(ClientMixin):
     redirect_uris: tuple[str, ...] = ()
     redirect_prefixes: tuple[str, ...] = ()
     client_metadata: dict[str, Any] = field(default_factory=dict)
+    front_channel: Callable[[], str | None] | None = None
 
     @property
     def is_public(self) -> bool:
@@ -121,7 +139,16 @@ class Client(ClientMixin):
             return True
         if any(redirect_uri.startswith(prefix) for prefix in self.redirect_prefixes):
             return True
-        return is_loopback_redirect_uri(redirect_uri)
+        if is_loopback_redirect_uri(redirect_uri):
+            return True
+        return self._on_front_channel_origin(redirect_uri)
+
+    def _on_front_channel_origin(self, redirect_uri: str) -> bool:
+        front = self.front_channel() if self.front_channel is not None else None
+        if not front or "#" in redirect_uri:
+            return False
+        origin = url_origin(front)
+        return origin is not None and url_origin(redirect_uri) == origin
 
     def check_client_secret(self, client_secret: str) -> bool:
         if self.client_secret is None:

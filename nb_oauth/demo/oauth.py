@@ -123,7 +123,8 @@ class DemoDeviceAuthorizationEndpoint(DeviceAuthorizationEndpoint):
         return self.ctx.settings.device_interval
 
     def get_verification_uri(self) -> str:
-        return self.ctx.url(PATHS["device_verification"])
+        """The page a person opens, so on the front channel when there is one."""
+        return self.ctx.front_url(PATHS["device_verification"])
 
     def save_device_credential(self, client_id: str, scope: str | None, data: dict[str, Any]) -> None:
         client = self.ctx.store.get_client(client_id)

@@ -5,6 +5,10 @@ robot can drive them. Forms post back to the same URL with the original
 OAuth parameters in the query, so a flow survives the sign-in step. The
 login session lives in Flask's signed cookie; every form carries a CSRF
 token bound to that session.
+
+Every form action and redirect between these pages is a *relative* URL
+(``authorize?...``, ``device``), so the pages also work under a path prefix,
+e.g. ``/user/x/proxy/8750/authorize`` behind jupyter-server-proxy.
 """
 
 from __future__ import annotations
@@ -68,7 +72,12 @@ def _authorize_action() -> str:
     params = list(request.args.items(multi=True))
     if request.method == "POST":
         params += [(k, v) for k, v in request.form.items(multi=True) if k not in UI_FIELDS]
-    return f"{PATHS['authorization_endpoint']}?{urlencode(params)}"
+    return f"{_relative(PATHS['authorization_endpoint'])}?{urlencode(params)}"
+
+
+def _relative(path: str) -> str:
+    """A page path as a URL relative to its sibling pages (``/device`` -> ``device``)."""
+    return path.lstrip("/")
 
 
 def _scope_rows(client: Client, requested: str | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -181,7 +190,7 @@ def authorize() -> ResponseReturnValue:
 def _render_device_code(user_code: str, error: str | None = None) -> str:
     return render_template(
         "device.html",
-        action=PATHS["device_verification"],
+        action=_relative(PATHS["device_verification"]),
         user_code=user_code,
         error=error,
         csrf_token=_csrf_token(),
@@ -203,7 +212,7 @@ def device() -> ResponseReturnValue:
         return _render_device_code(user_code, error="That code is not valid, or it has expired or been used.")
     client = ctx.store.get_client(credential.client_id)
     assert client is not None
-    action = PATHS["device_verification"]
+    action = _relative(PATHS["device_verification"])
     hidden = [("user_code", credential.user_code)]
 
     user = _current_user()
@@ -227,9 +236,21 @@ def device() -> ResponseReturnValue:
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> ResponseReturnValue:
-    """Forget the signed-in user; ``next`` may point back to a page on this server."""
+    """Forget the signed-in user; ``next`` may point back to a page on this server.
+
+    Only a URL without scheme and host is followed; a relative one (``authorize?...``)
+    also keeps a proxy's path prefix.
+    """
     session.clear()
     target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
+    if _is_local_reference(target):
         return redirect(target, code=303)
     return render_template("signed_out.html")
+
+
+def _is_local_reference(target: str) -> bool:
+    """A same-server URL reference: no scheme, no host (``//host``), no backslash tricks."""
+    if not target or "\\" in target or target.startswith("//") or any(ord(c) < 32 for c in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc

@@ -4,15 +4,22 @@ It binds a loopback port (``port=0`` picks a free one), serves with
 Werkzeug's threaded server on a daemon thread, and exposes the knobs tests
 need: live settings, request counters, early revocation and injected
 token-endpoint failures.
+
+``front_channel_url`` serves the browser-facing pages (sign-in, consent,
+device verification) under another address, e.g. through a Jupyter server's
+``/proxy/<port>/`` when the browser cannot reach this machine's loopback; the
+token, discovery, key, revocation and API endpoints, and the issuer, stay on
+loopback for the kernel.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -21,6 +28,9 @@ from .app import create_app
 from .constants import PATHS
 from .context import DemoContext, Fault, build_clients, generate_signing_keys
 from .models import Settings, Stats, Store
+
+#: ``front_channel_url="auto"``: through jupyter-server-proxy when the kernel is remote.
+AUTO = "auto"
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
@@ -55,7 +65,18 @@ class DemoServer:
         extra_redirect_prefixes: Iterable[str] = (),
         public_url: str | None = None,
         log_requests: bool = False,
+        front_channel_url: str | Callable[[], str | None] | None = None,
     ) -> None:
+        """``front_channel_url``: where browsers reach the sign-in, consent and device pages.
+
+        None (the default) means the issuer URL itself. A URL (``http(s)://host[:port]/path``)
+        is used as is; a callable is asked on every request (None: the issuer URL). ``"auto"``
+        asks :func:`nb_oauth.callback.detect_environment` on every request: on a remote
+        kernel whose Jupyter server's public base URL is known, the pages are served as
+        ``<public base URL>proxy/<port>`` (jupyter-server-proxy), else on the issuer URL.
+        While a front channel is set, discovery's ``authorization_endpoint`` and the device
+        flow's ``verification_uri`` point at it, and redirect URIs on its origin are accepted.
+        """
         self.host = host
         self.port = port
         self.settings = Settings(
@@ -67,8 +88,18 @@ class DemoServer:
         )
         self._public_url = public_url.rstrip("/") if public_url else None
         self._log_requests = log_requests
-        clients = build_clients(tuple(extra_redirect_uris), tuple(extra_redirect_prefixes))
-        self._ctx = DemoContext(store=Store(clients), settings=self.settings, keys=generate_signing_keys())
+        if isinstance(front_channel_url, str) and front_channel_url != AUTO:
+            front_channel_url = _checked_front_channel(front_channel_url)
+        self._front_channel_setting = front_channel_url
+        clients = build_clients(
+            tuple(extra_redirect_uris), tuple(extra_redirect_prefixes), front_channel=self._front_channel
+        )
+        self._ctx = DemoContext(
+            store=Store(clients),
+            settings=self.settings,
+            keys=generate_signing_keys(),
+            front_channel=self._front_channel,
+        )
         self.app: Flask = create_app(self._ctx)
         self._httpd: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -143,8 +174,34 @@ class DemoServer:
 
     @property
     def endpoints(self) -> dict[str, str]:
-        """Absolute URLs of every endpoint, keyed like the discovery document."""
+        """Absolute back-channel URLs of every endpoint (on the issuer), keyed like the discovery document."""
         return {name: self.url + path for name, path in PATHS.items()}
+
+    @property
+    def front_channel_url(self) -> str | None:
+        """Where browsers reach the pages right now (without a trailing slash); None: on :attr:`url`."""
+        return self._front_channel()
+
+    def _front_channel(self) -> str | None:
+        setting = self._front_channel_setting
+        if setting is None:
+            return None
+        if setting == AUTO:
+            return self._auto_front_channel()
+        if isinstance(setting, str):
+            return setting
+        value = setting()
+        return _checked_front_channel(value) if value else None
+
+    def _auto_front_channel(self) -> str | None:
+        if not self.port:
+            return None  # not started: no port to proxy to yet
+        from ..callback import detect_environment
+
+        env = detect_environment()
+        if env.remote and env.public_base_url:
+            return f"{env.public_base_url}proxy/{self.port}"
+        return None
 
     # -- test knobs ----------------------------------------------------------------
     @property
@@ -197,6 +254,20 @@ class DemoServer:
     def __repr__(self) -> str:
         where = self._ctx.issuer or f"{self.host}:{self.port} (not started)"
         return f"<DemoServer {where}>"
+
+
+def _checked_front_channel(url: str) -> str:
+    """An absolute http(s) URL without query or fragment, trailing slash removed."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"front_channel_url {url!r} is not a valid URL ({exc}).") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            f"front_channel_url must be 'auto' or an http(s) URL without query or fragment, not {url!r}."
+        )
+    return url.rstrip("/")
 
 
 def _is_json(text: str) -> bool:

@@ -18,7 +18,7 @@ import pytest
 from ..browser import chromium
 from ..conftest import chromium_or_skip, free_port
 from .jupyter_server import JupyterServer, new_server
-from .ui import E2E_ARTIFACTS, Notebook, Steps, write_notebook
+from .ui import E2E_ARTIFACTS, SETUP, Notebook, Steps, write_notebook
 
 VIEWPORT = {"width": 1280, "height": 1100}
 _used_artifacts: list[Path] = []
@@ -109,11 +109,11 @@ def page(context: Any) -> Any:
 
 @pytest.fixture
 def open_notebook(jupyter: JupyterServer, page: Any, request: pytest.FixtureRequest) -> Iterator[Callable[..., Notebook]]:
-    """``open_notebook(title, cells, front_end="lab"|"notebook7")``: write it, open it, run its set-up cell."""
+    """``open_notebook(title, cells, front_end="lab"|"notebook7", setup=SETUP)``: write it, open it, run set-up."""
     opened: list[str] = []
 
-    def open_(title: str, cells: list[str], *, front_end: str = "lab") -> Notebook:
-        path = write_notebook(jupyter.root, _folder_name(request.node.name), title, cells)
+    def open_(title: str, cells: list[str], *, front_end: str = "lab", setup: str = SETUP) -> Notebook:
+        path = write_notebook(jupyter.root, _folder_name(request.node.name), title, cells, setup)
         opened.append(path)
         url = jupyter.lab_url(path) if front_end == "lab" else jupyter.notebook7_url(path)
         notebook = Notebook(page).open(url)

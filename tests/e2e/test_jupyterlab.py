@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -187,3 +188,56 @@ def test_code_flow_through_jupyter_server_proxy(open_notebook: Callable[..., Not
     steps.shot(tab, "proxied-tab-says-close")
     status = expect_token(nb, 1, "proxied")
     steps.shot(page, "token", show=status)
+
+
+#: The first cell of a notebook on a hub: the browser cannot reach the kernel's loopback, and the kernel runs
+#: its own demo server whose pages go through jupyter-server-proxy.
+HUB_SETUP = """%load_ext nb_oauth
+import os
+os.environ["NB_OAUTH_REMOTE"] = "1"  # as on JupyterHub / Binder: the browser cannot reach this kernel's 127.0.0.1
+import nb_oauth
+from nb_oauth.demo import DemoServer
+
+hub_demo = DemoServer(front_channel_url="auto").start()
+DEMO = hub_demo.url
+print(f"demo server on port {hub_demo.port}: {DEMO}")"""
+
+
+def test_demo_pages_and_callback_through_jupyter_server_proxy(open_notebook: Callable[..., Notebook], steps: Steps,
+                                                              page: Any, jupyter: JupyterServer) -> None:
+    """A remote kernel's own demo server: login pages at ``/proxy/<demo port>/``, back via ``/proxy/<n>/callback``."""
+    nb = open_notebook("In-kernel demo server behind jupyter-server-proxy", [pkce_form("hub"), me_request("hub")],
+                       setup=HUB_SETUP)
+    started = re.search(r"demo server on port (\d+): http://127\.0\.0\.1:\1\b", nb.output(0).inner_text())
+    assert started, nb.output(0).inner_text()
+    demo_port = started[1]
+    front = f"{jupyter.url}/proxy/{demo_port}"
+
+    nb.run(1)  # the form reports the page's base URL to the kernel
+    button = nb.output(1).locator("button.nb-oauth-get-token")
+    button.wait_for(timeout=MEDIUM)
+    steps.shot(page, "form", show=button)
+
+    tab = open_login_tab(page, button)
+    assert tab.url.startswith(front + "/authorize?"), tab.url  # not the kernel's 127.0.0.1:<demo port>
+    query = dict(parse_qsl(urlsplit(tab.url).query))
+    callback = re.fullmatch(re.escape(jupyter.url) + r"/proxy/(\d+)/callback", query["redirect_uri"])
+    assert callback and callback[1] != demo_port, query["redirect_uri"]
+
+    tab.fill("input[name=username]", "alice")
+    tab.fill("input[name=password]", "wonderland")
+    steps.shot(tab, "proxied-sign-in")
+    tab.click("button[name=action][value=login]")
+    allow = tab.locator("button[name=consent][value=allow]")
+    allow.wait_for(timeout=MEDIUM)
+    assert tab.url.startswith(front + "/authorize?"), tab.url  # the sign-in posted and redirected under the prefix
+    steps.shot(tab, "proxied-consent")
+    allow.click()
+    tab.get_by_text("You may close this tab").wait_for(timeout=MEDIUM)
+    assert tab.url.startswith(query["redirect_uri"] + "?"), tab.url
+    steps.shot(tab, "proxied-callback-says-close")
+
+    status = expect_token(nb, 1, "hub")
+    steps.shot(page, "token", show=status)
+    nb.run(2)  # the API, like the token endpoint, is reached by the kernel on loopback
+    steps.shot(page, "authrequest", show=expect_me(nb, 2))

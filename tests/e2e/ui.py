@@ -21,12 +21,12 @@ MASKED = re.compile(r"\S{4}…\(\d+ chars\)")
 SETUP = "%load_ext nb_oauth\nimport os\nimport nb_oauth\n\nDEMO = os.environ[\"NB_OAUTH_DEMO_URL\"]"
 
 
-def write_notebook(root: Path, name: str, title: str, cells: list[str]) -> str:
+def write_notebook(root: Path, name: str, title: str, cells: list[str], setup: str = SETUP) -> str:
     """A notebook with a title, the set-up cell and ``cells`` (code); returns its path relative to ``root``."""
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [new_markdown_cell(f"# {title}"), new_code_cell(SETUP), *[new_code_cell(c) for c in cells]]
+    nb.cells = [new_markdown_cell(f"# {title}"), new_code_cell(setup), *[new_code_cell(c) for c in cells]]
     path = root / f"{name}.ipynb"
     nbformat.write(nb, path)
     return path.name
