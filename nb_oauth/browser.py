@@ -3,13 +3,15 @@
 Python's ``webbrowser`` reads ``BROWSER`` once per process; nb_oauth reads it each time, so a
 ``BROWSER`` set later (a test's scripted user agent, a user's choice) is honoured too.  The
 browser is started in a background thread: some browser commands only return when the window
-closes, and the flow must not wait for that.
+closes, and the flow must not wait for that. Without ``BROWSER`` on a Linux machine with no display,
+nothing is opened (Python would start a text browser in the kernel's terminal): the link is shown.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import sys
 import threading
 import webbrowser
 
@@ -27,10 +29,19 @@ def _open(url: str) -> bool:
             except (webbrowser.Error, OSError, ValueError):
                 continue
         return False
+    if not _has_graphical_browser():
+        return False  # the link is shown anyway; a console browser must not take over the kernel's terminal
     try:
         return webbrowser.open(url, new=2)
     except (webbrowser.Error, OSError):
         return False
+
+
+def _has_graphical_browser() -> bool:
+    """On Linux without a display, Python would fall back to a text browser (lynx, w3m) in the terminal."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def browser_for(entry: str) -> webbrowser.BaseBrowser:

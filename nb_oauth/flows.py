@@ -104,6 +104,10 @@ class PendingFlow:
             if self.redirect is not None:
                 self.redirect.close()
             raise self._failed(exc) from None
+        except BaseException:
+            if self.redirect is not None:
+                self.redirect.close()  # whatever went wrong, the port is released
+            raise
         return self
 
     def wait(self) -> Token:

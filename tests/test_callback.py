@@ -106,3 +106,19 @@ def test_given_callback_urls(url: str, host, port: int, path: str, paste: bool) 
     if host:
         assert plan.path == path
     assert plan.redirect_uri(None) == url
+
+
+def test_no_text_browser_is_started_on_a_machine_without_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    from nb_oauth import browser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)
+    monkeypatch.delenv("BROWSER", raising=False)
+    monkeypatch.setattr(browser.sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert browser._open("http://127.0.0.1/x") is False and opened == []
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert browser._open("http://127.0.0.1/x") is True and opened == ["http://127.0.0.1/x"]
