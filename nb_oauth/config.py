@@ -138,7 +138,7 @@ class OAuth2Config:
                                     aliases={"queryParams": "url", "query": "url", "queryparams": "url"})
         self.use_token_type = _choice("use_token_type", self.use_token_type, ("access_token", "id_token"))
         for name in PARAM_FIELDS:
-            setattr(self, name, _normalise_params(name, getattr(self, name)))
+            setattr(self, name, normalise_params(name, getattr(self, name)))
         self.audience = _string_list("audience", self.audience)
         self.resource = _string_list("resource", self.resource)
         for name in ("auto_refresh", "share", "allow_insecure_http", "validate_id_token"):
@@ -297,7 +297,7 @@ def _choice(name: str, value: object, allowed: tuple[str, ...], aliases: Mapping
                       fix=f"Set {name} to one of: {', '.join(allowed)}.")
 
 
-def _normalise_params(name: str, value: object) -> list[CustomParam]:
+def normalise_params(name: str, value: object) -> list[CustomParam]:
     """Custom parameters as ``(key, value, send_as)``; dicts (Postman's shape) and pairs are accepted."""
     if value is None:
         return []

@@ -171,6 +171,22 @@ class PendingFlow:
         self.done.set()
         return self.token
 
+    def submit_redirected_url(self, redirected_url: str) -> None:
+        """Hand the address the browser landed on to a login still waiting on its listener.
+
+        For when the redirect could not reach the listener (a remote kernel): the same state
+        check applies, and the waiting :meth:`wait` (or background run) then finishes.
+        """
+        if self.redirect is None or self.redirect.listener is None:
+            raise ConfigError("No login of this flow is waiting on a listener.",
+                              fix="Use complete(url) for a login started in paste mode.")
+        self.redirect.listener.submit_redirect_url(redirected_url)
+
+    @property
+    def state(self) -> str | None:
+        """The ``state`` this login sent (not a secret: it travels in URLs)."""
+        return self.redirect.state if self.redirect is not None else None
+
     def cancel(self) -> None:
         self._cancel.set()
         if self.redirect is not None:

@@ -353,8 +353,7 @@ class TokenForm:
             attempt.paste_event.set()
             return
         try:
-            assert redirect.listener is not None
-            redirect.listener.submit_redirect_url(url)
+            attempt.flow.submit_redirected_url(url)
         except OAuthError as exc:
             self.status.paste_problem(str(exc))
 

@@ -290,11 +290,11 @@ class ParamsEditor(FieldRow):
 
 def _param_items(value: Any) -> list[tuple[str, str, str]]:
     """Best effort for prefilling; the config itself validates on use."""
-    from .config import _normalise_params
+    from .config import normalise_params
     from .errors import ConfigError
 
     try:
-        return _normalise_params("params", value)
+        return normalise_params("params", value)
     except ConfigError:
         return []
 

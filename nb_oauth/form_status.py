@@ -130,7 +130,7 @@ class StatusArea:
 
         with self._lock:
             parts = [f"✔ Token <b>{html.escape(token.token_name or '')}</b> obtained: "
-                     f"<code>{html.escape(mask(token.access_token))}</code>, {html.escape(token._expiry_text())}"]
+                     f"<code>{html.escape(mask(token.access_token))}</code>, {html.escape(token.expiry_text())}"]
             if token.scope:
                 parts.append(f"scope <code>{html.escape(token.scope)}</code>")
             if bound_to:

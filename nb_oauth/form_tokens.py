@@ -94,7 +94,7 @@ class AvailableTokens:
             return None
         self.namespace[var] = token
         self.in_use.value = (f"<small>In use: <code>{html.escape(var)}</code> = token "
-                             f"<b>{html.escape(name)}</b> ({html.escape(token._expiry_text())})</small>")
+                             f"<b>{html.escape(name)}</b> ({html.escape(token.expiry_text())})</small>")
         if self.dropdown.value != name:
             self.reload(select=name)
         if self.on_select is not None:
@@ -188,7 +188,7 @@ class TokenManager:
 
     def _refresh(self, name: str) -> str:
         token = self.store.refresh(name)
-        return f"Token {name!r} refreshed: {mask(token.access_token)}, {token._expiry_text()}."
+        return f"Token {name!r} refreshed: {mask(token.access_token)}, {token.expiry_text()}."
 
     def _revoke(self, name: str) -> str:
         self.store.revoke(name)
@@ -206,7 +206,7 @@ def token_summary(token: Token) -> str:
         ("Refresh Token", mask(token.refresh_token) if token.refresh_token else "none"),
         ("ID Token", mask(token.id_token) if token.id_token else "none"),
         ("Scope", token.scope or "—"),
-        ("Expires", token._expiry_text() + (f" ({token.expires_at:%Y-%m-%d %H:%M:%S} UTC)" if token.expires_at
+        ("Expires", token.expiry_text() + (f" ({token.expires_at:%Y-%m-%d %H:%M:%S} UTC)" if token.expires_at
                                             else "")),
     ]
     if token.scope_narrowed:

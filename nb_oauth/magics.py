@@ -39,7 +39,7 @@ _failed_traces: dict[str, Any] = {}  # the trace of the last failed attempt per 
 
 
 def _expiry(token: Any) -> str:
-    return token._expiry_text() if hasattr(token, "_expiry_text") else ""
+    return token.expiry_text() if hasattr(token, "expiry_text") else ""
 
 
 # -- the magics ---------------------------------------------------------------------------------------

@@ -294,7 +294,7 @@ class TokenStore:
         for t in self.list():
             rows.append(
                 "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                    t.token_name, t.to_dict()["access_token"], t._expiry_text(),
+                    t.token_name, t.to_dict()["access_token"], t.expiry_text(),
                     "yes" if t.refresh_token else "no", t.scope or "—")) + "</tr>")
         head = "".join(f"<th>{h}</th>" for h in ("Token Name", "Access Token", "Expires", "Refresh token", "Scope"))
         return f"<table class='nb-oauth-tokens'><tr>{head}</tr>{''.join(rows) or '<tr><td colspan=5>No tokens yet</td></tr>'}</table>"

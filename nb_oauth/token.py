@@ -226,7 +226,8 @@ class Token:
 
     # -- display (masked, always) -----------------------------------------------------------------
 
-    def _expiry_text(self) -> str:
+    def expiry_text(self) -> str:
+        """'expires in 4 min', 'expired 3 s ago' or 'expiry unknown'."""
         left = self._set.seconds_left()
         if left is None:
             return "expiry unknown"
@@ -238,7 +239,7 @@ class Token:
         parts = [f"name={self.token_name!r}", f"access_token={mask(self.access_token)!r}"]
         if self.token_type:
             parts.append(f"token_type={self.token_type!r}")
-        parts.append(self._expiry_text())
+        parts.append(self.expiry_text())
         if self.refresh_token:
             parts.append("refresh_token=" + repr(mask(self.refresh_token)))
         if self.id_token:
@@ -254,7 +255,7 @@ class Token:
             ("Token Name", self.token_name or "—"),
             ("Access Token", mask(self.access_token)),
             ("Token Type", self.token_type or "—"),
-            ("Expires", self._expiry_text() + (f" ({self.expires_at:%Y-%m-%d %H:%M:%S} UTC)" if self.expires_at else "")),
+            ("Expires", self.expiry_text() + (f" ({self.expires_at:%Y-%m-%d %H:%M:%S} UTC)" if self.expires_at else "")),
             ("Refresh Token", mask(self.refresh_token) if self.refresh_token else "none"),
             ("ID Token", (mask(self.id_token) + (" (signature verified)" if self.id_token_verified else ""))
              if self.id_token else "none"),
