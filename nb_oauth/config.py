@@ -73,6 +73,7 @@ class OAuth2Config:
     token_name: str = field(default="default", metadata={"label": "Token Name"})
     grant_type: str = field(default="authorization_code", metadata={"label": "Grant Type"})
     callback_url: str | None = field(default=None, metadata={"label": "Callback URL"})
+    #: None picks the default: True where kernel and browser share the machine, False on a remote kernel.
     authorize_using_browser: bool | None = field(default=None, metadata={"label": "Authorize using browser"})
     auth_url: str | None = field(default=None, metadata={"label": "Auth URL"})
     access_token_url: str | None = field(default=None, metadata={"label": "Access Token URL"})
@@ -146,6 +147,10 @@ class OAuth2Config:
                 raise ConfigError(f"{name} must be True or False.", fix=f"Pass {name}=True or {name}=False.")
         if self.authorize_using_browser is not None and not isinstance(self.authorize_using_browser, bool):
             raise ConfigError("authorize_using_browser must be True, False or None.", fix="Pass True or False.")
+        if self.authorize_using_browser is None:  # True where kernel and browser share the machine
+            from .callback import default_authorize_using_browser
+
+            self.authorize_using_browser = default_authorize_using_browser()
         for name in ("refresh_leeway", "callback_timeout"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):

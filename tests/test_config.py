@@ -131,3 +131,11 @@ def test_repr_never_shows_secrets() -> None:
     text = repr(cfg)
     assert "super-secret-value" not in text and "hunter2" not in text and "v" * 50 not in text
     assert "client_secret='•••'" in text
+
+
+def test_authorize_using_browser_defaults_by_where_the_kernel_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NB_OAUTH_REMOTE", "0")
+    assert OAuth2Config().authorize_using_browser is True
+    monkeypatch.setenv("NB_OAUTH_REMOTE", "1")
+    assert OAuth2Config().authorize_using_browser is False
+    assert OAuth2Config(authorize_using_browser=True).authorize_using_browser is True
