@@ -210,6 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, form_body: str | None) -> None:
         listener = self.server.listener
+        listener.requests_seen += 1
         try:
             parts = urlsplit(self.path)
         except ValueError:
@@ -260,6 +261,7 @@ class CallbackListener:
         self.path = path
         self.abort_path = (path.rstrip("/") or "") + "/abort"
         self.rejected = 0
+        self.requests_seen = 0
         self._on_result = on_result
         self._done = threading.Event()
         self._lock = threading.Lock()
@@ -429,7 +431,13 @@ class CallbackListener:
             while not self._done.wait(timeout=min(poll, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
                     self._finish(None, FlowTimeoutError(
-                        f"No login result reached the notebook within {shown:.3g} s."))
+                        f"No login result reached the notebook within {shown:.3g} s."
+                        + ("" if self.requests_seen else
+                           f" Nothing at all arrived at {self.local_url}: if the login was finished, the provider "
+                           "probably did not accept this redirect URI (it shows its own error page then)."),
+                        fix=None if self.requests_seen else
+                        "Register the redirect URI at the provider, or set callback_url to a registered loopback URL "
+                        "with a fixed port; or run it again and finish the login in the browser tab."))
                     break
         finally:
             self.close()

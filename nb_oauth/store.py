@@ -175,7 +175,18 @@ class TokenStore:
                 raise TokenExpiredError(f"Token {name!r} has expired and auto-refresh is off.",
                                         fix=f"Refresh it with tokens.refresh({name!r}), or turn auto_refresh on.")
             return token_set
-        return self._refresh(entry, only_if=lambda ts: needs_refresh(ts, leeway))
+        left = token_set.seconds_left()
+        if not token_set.refresh_token and entry.config.grant_type != "client_credentials" and left is not None \
+                and left > 0:
+            return token_set  # nothing to renew it with: it is still valid, so use it until it expires
+        try:
+            return self._refresh(entry, only_if=lambda ts: needs_refresh(ts, leeway))
+        except OAuthError:
+            current = entry.token.token_set
+            left = current.seconds_left()
+            if left is not None and left > 0:
+                return current  # an early refresh failed; the token itself is still valid (retried after the hold)
+            raise
 
     def refresh_after_401(self, name: str, rejected_access_token: str) -> TokenSet | None:
         """The API refused ``rejected_access_token``: refresh once (unless someone already did)."""

@@ -43,13 +43,13 @@ class ConsolePresenter:
         print(text, file=self.stream or sys.stderr, flush=True)
 
     def authorization_url(self, url: str, *, deadline: float, opened: bool, cancel_url: str | None) -> None:
-        left = max(0, int(deadline - time.time()))
+        left = max(0, round(deadline - time.time()))
         how = "A browser tab was opened; if not, open" if opened else "Open"
         self._print(f"{how} this link to log in (waiting up to {left} s):\n  {url}")
 
     def device_code(self, verification_uri: str, user_code: str, *, complete_uri: str | None,
                     deadline: float, opened: bool) -> None:
-        left = max(0, int(deadline - time.time()))
+        left = max(0, round(deadline - time.time()))
         self._print(f"To log in, open {complete_uri or verification_uri}\n  and enter the code:  {user_code}"
                     f"\n  (waiting up to {left} s)")
 

@@ -263,3 +263,38 @@ def test_token_display_is_masked(demo) -> None:
                   repr(token.trace), repr(token.trace.to_dict()), str(token.to_dict())):
         assert token.access_token not in shown
         assert CONFIDENTIAL_CLIENT_SECRET not in shown
+
+
+def test_openid_implicit_asks_for_id_token_token_when_the_provider_offers_it(demo, robot) -> None:
+    """OIDC providers refuse a bare response_type=token with openid; the ID token is then verified too."""
+    cfg = OAuth2Config(token_name="oidc-imp", grant_type="implicit", issuer=demo.url, client_id=PUBLIC_CLIENT_ID,
+                       scope="openid profile", authorize_using_browser=True, callback_timeout=30)
+    token = nb_oauth.get_new_access_token(cfg)
+    sent = dict(token.trace.steps[0].params)
+    assert sent["response_type"] == "id_token token" and sent["nonce"]
+    assert token.id_token and token.id_token_verified
+
+
+def test_a_given_response_type_replaces_the_built_in_one(demo, no_browser) -> None:
+    cfg = OAuth2Config(token_name="rt", grant_type="implicit", auth_url=demo.url + "/authorize",
+                       client_id=PUBLIC_CLIENT_ID, scope="profile", auth_request_params=[("response_type", "token", "url")])
+    flow = nb_oauth.start_flow(cfg, open_browser=False)
+    query = parse_qsl(urlsplit(flow.authorization_url).query)
+    flow.cancel()
+    assert [v for k, v in query if k == "response_type"] == ["token"]
+
+
+def test_nothing_reaching_the_listener_hints_at_the_redirect_uri(demo, no_browser) -> None:
+    with pytest.raises(nb_oauth.FlowTimeoutError) as info:
+        nb_oauth.get_new_access_token(code_config(demo, callback_timeout=0.5))
+    assert "redirect URI" in str(info.value) and "callback_url" in str(info.value)
+
+
+def test_a_token_without_refresh_token_is_used_until_it_really_expires(short_demo, robot) -> None:
+    """Inside the refresh margin but not expired, and nothing to renew it with: it is still sent."""
+    short_demo.settings.access_token_lifetime = 3
+    cfg = OAuth2Config(token_name="imp2", grant_type="implicit", auth_url=short_demo.url + "/authorize",
+                       client_id=PUBLIC_CLIENT_ID, scope="profile", authorize_using_browser=True, callback_timeout=30)
+    token = nb_oauth.get_new_access_token(cfg)
+    time.sleep(max(0.0, token.token_set.seconds_left() - 0.4))  # inside the 0.6 s margin, still valid
+    assert nb_oauth.session("imp2").get(short_demo.url + "/api/me").status_code == 200

@@ -29,7 +29,7 @@ from ..errors import (
 from ..listener import CallbackListener, CallbackResult, callback_timeout
 from ..token import TokenSet
 from ..trace import Trace
-from ..transport import _check_fields
+from ..transport import _check_fields, narrowed_scope_notice
 from ..ui import presenter
 from .common import audience_and_resource, body_pairs, config_secrets, request_token
 
@@ -46,6 +46,24 @@ def _restore_scheme(built: str, original: str) -> str:
     if urlsplit(original).scheme == "http" and built.startswith("https://"):
         return "http://" + built[len("https://"):]
     return built
+
+
+def implicit_response_type(cfg: OAuth2Config) -> str:
+    """``token`` (RFC 6749 §4.2), or ``id_token token`` (OIDC Core §3.2) when ``openid`` is asked for and the
+    provider's discovery document offers that combination (some OIDC providers refuse a bare ``token``)."""
+    if "openid" not in cfg.scopes or not cfg.issuer:
+        return "token"
+    from ..discovery import metadata
+    from ..errors import OAuthError
+
+    try:
+        supported = metadata(cfg.issuer, allow_http=cfg.allow_insecure_http).get("response_types_supported") or []
+    except OAuthError:
+        return "token"
+    offered = {frozenset(str(t).split()) for t in supported if isinstance(t, str)}
+    if frozenset({"id_token", "token"}) in offered:
+        return "id_token token"
+    return "token"
 
 
 class RedirectFlow:
@@ -82,12 +100,16 @@ class RedirectFlow:
         if "openid" in cfg.scopes:
             self.nonce = cfg.nonce or secrets.token_urlsafe(16)
             extra["nonce"] = self.nonce
+        given = [v for k, v, _how in cfg.auth_request_params if k == "response_type"]  # replaces ours, not added
         if self.implicit:
             client: WebApplicationClient | MobileApplicationClient = MobileApplicationClient(cfg.client_id)
+            client.response_type = given[-1] if given else implicit_response_type(cfg)
             url = client.prepare_request_uri(_https_view(cfg.auth_url or ""), redirect_uri=self.redirect_uri,
                                              scope=cfg.scope or None, state=self.state, **extra)
         else:
             client = WebApplicationClient(cfg.client_id)
+            if given:
+                client.response_type = given[-1]
             if cfg.uses_pkce:
                 self.code_verifier = cfg.code_verifier or client.create_code_verifier(PKCE_VERIFIER_LENGTH)
                 # oauthlib derives "plain" only when no method is named (an explicit "plain" yields None).
@@ -97,7 +119,8 @@ class RedirectFlow:
             url = client.prepare_request_uri(_https_view(cfg.auth_url or ""), redirect_uri=self.redirect_uri,
                                              scope=cfg.scope or None, state=self.state, **extra)
         url = _restore_scheme(url, cfg.auth_url or "")
-        url_params = audience_and_resource(cfg) + [(k, v) for k, v, how in cfg.auth_request_params if how != "header"]
+        url_params = audience_and_resource(cfg) + [(k, v) for k, v, how in cfg.auth_request_params
+                                                   if how != "header" and k != "response_type"]
         if url_params:
             url = add_params_to_uri(url, url_params)
         self.authorization_url = url
@@ -205,7 +228,7 @@ class RedirectFlow:
         if token_set.scope and self.cfg.scope:
             missing = [s for s in self.cfg.scopes if s not in token_set.scope.split()]
             if missing:
-                presenter().notice(f"The server granted fewer scopes than asked: not granted {' '.join(missing)}.")
+                presenter().notice(narrowed_scope_notice(missing))
         return token_set
 
     def _exchange_code(self, params: dict[str, str]) -> TokenSet:
