@@ -235,11 +235,10 @@ class NotebookPresenter:
             countdown.stop()
 
     def finished(self) -> None:
-        """The flow is over: stop the countdown, and retire the login box (its links no longer work)."""
+        """The flow is over: stop the countdown and remove the login box (its links no longer work)."""
         self._stop_countdowns()
         if self._link is not None and not self.paste_requested:
-            done = "This login is over; its link and cancel link are no longer in use."
-            self._link.update(bundle("info", html.escape(done), done), raw=True)
+            self._link.update({"text/plain": ""}, raw=True)  # its links no longer work: the result says the rest
             self._link = None
 
 
