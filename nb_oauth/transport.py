@@ -304,8 +304,10 @@ def parse_token_response(
     except (ValueError, TypeError) as exc:
         raise InvalidTokenResponseError(f"The {what} answered a token oauthlib cannot read: {_short(exc)}.",
                                         status=resp.status, secrets=secrets) from None
-    fields = dict(data) if isinstance(data, dict) else dict(token)
-    if isinstance(data, dict) is False:
+    if isinstance(data, dict):
+        fields = dict(data)
+    else:  # the form-encoded answer, as oauthlib read it
+        fields = dict(token)
         _check_fields(fields, what=what, secrets=secrets, error_cls=error_cls)
     granted = fields.get("scope")
     if isinstance(granted, list):
