@@ -52,7 +52,9 @@ SECRET_KEYS = frozenset(
 
 _SECRET_PAIR = re.compile(
     r"(?P<key>\b(?:" + "|".join(sorted(SECRET_KEYS, key=len, reverse=True)) + r")\b)"
-    r"(?P<sep>\"?\s*[:=]\s*\"?)(?P<value>[^\"&\s,;}]+)",
+    # six characters at least: a word of prose after "password:" is not a secret, and known
+    # secrets of any length are masked by value before this pattern runs
+    r"(?P<sep>\"?\s*[:=]\s*\"?)(?P<value>[^\"&\s,;}]{6,})",
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)

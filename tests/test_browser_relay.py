@@ -51,3 +51,29 @@ def test_code_flow_in_a_real_browser_and_denial(demo) -> None:
         assert "access_denied" in page.content()
         with pytest.raises(nb_oauth.AuthorizationDeniedError):
             denied.wait()
+
+
+def test_a_real_flows_trace_renders_as_a_diagram(demo, robot) -> None:
+    """The trace of a real PKCE login, its refresh and its revocation, drawn by a browser (kept as an artifact)."""
+    from .browser import ARTIFACTS
+
+    cfg = OAuth2Config(token_name="traced", grant_type="authorization_code_with_pkce", issuer=demo.url,
+                       client_id=PUBLIC_CLIENT_ID, scope="openid profile offline_access", authorize_using_browser=True,
+                       callback_timeout=60)
+    token = nb_oauth.get_new_access_token(cfg)
+    nb_oauth.tokens.refresh("traced")
+    nb_oauth.tokens.revoke("traced")
+    html = token.trace._repr_html_()
+    for secret in (token.access_token, token.refresh_token, token.id_token):
+        assert secret not in html
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_content(f"<!doctype html><meta charset='utf-8'><body style='margin:16px'>{html}</body>")
+        titles = page.locator("svg text").all_text_contents()
+        target = ARTIFACTS / "trace" / "real-pkce-refresh-revoke.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target), full_page=True)
+    shown = " ".join(titles)
+    for step in ("Authorization request", "Token request", "Refresh request", "Revoke refresh token"):
+        assert step in shown, shown
+    print(f"trace diagram: {target}")

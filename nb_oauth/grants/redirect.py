@@ -134,7 +134,7 @@ class RedirectFlow:
             self.trace.record("Authorization request", "notebook", "browser", kind="redirect", method="GET", url=url,
                               params=parse_qsl(urlsplit(url).query, keep_blank_values=True), note=note)
             self.trace.record("User logs in and consents at the provider", "browser", "server", kind="note",
-                              note="The notebook never sees the password: the login happens at the provider.")
+                              note="The login happens at the provider; the notebook never sees the password.")
         if ignored_headers := [k for k, _, how in cfg.auth_request_params if how == "header"]:
             presenter().notice("Custom auth-request headers cannot be sent by a browser and were left out: "
                                + ", ".join(ignored_headers))
