@@ -477,7 +477,12 @@ def _prefill(config: OAuth2Config | None, fields: dict[str, Any]) -> tuple[OAuth
     except ConfigError as exc:
         shown.update(fields)
         return base, shown, exc
-    return merged, {f.name: getattr(merged, f.name) for f in dataclasses.fields(OAuth2Config)}, None
+    values = {f.name: getattr(merged, f.name) for f in dataclasses.fields(OAuth2Config)}
+    # The box means "open the login tab from this page when I click": right on any machine, remote
+    # kernels included, so it starts ticked unless the caller said otherwise (a config resolves its
+    # own default from where the kernel runs, which concerns the kernel's browser, not this page).
+    values["authorize_using_browser"] = fields.get("authorize_using_browser")
+    return merged, values, None
 
 
 def _explained(attempt: Attempt, error: OAuthError | None) -> OAuthError:
