@@ -29,7 +29,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "DemoServer":
-        from .server import DemoServer
-
+        try:
+            from .server import DemoServer
+        except ImportError as exc:
+            raise ImportError(f"The demo server needs Authlib and Flask ({exc}). Install them with: "
+                              "pip install 'nb_oauth[demo]'") from exc
         return DemoServer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
