@@ -90,8 +90,11 @@ def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2C
 
 def form(**kwargs: Any) -> Any:
     """The configuration form and token manager (needs ipywidgets)."""
-    from .form import TokenForm
-
+    try:
+        from .form import TokenForm
+    except ImportError as exc:
+        raise ImportError(f"The form needs the notebook extras ({exc}). Install them with: "
+                          "pip install 'nb_oauth[notebook]'") from exc
     return TokenForm(**kwargs).widget()
 
 
