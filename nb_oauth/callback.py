@@ -32,10 +32,6 @@ class Environment:
     remote: bool
     public_base_url: str | None = None  # the Jupyter server's base URL as the browser sees it
 
-    @property
-    def proxy_available(self) -> bool:
-        return self.public_base_url is not None
-
 
 _frontend_base_url: str | None = None
 

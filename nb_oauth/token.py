@@ -12,7 +12,7 @@ import html
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -296,6 +296,3 @@ def _human(seconds: float) -> str:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} days"
 
-
-def replace_set(token_set: TokenSet, **changes: Any) -> TokenSet:
-    return replace(token_set, **changes)

@@ -66,10 +66,6 @@ def mask_pairs(pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return [(k, mask_value(k, v)) for k, v in pairs]
 
 
-def mask_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: mask_value(k, v) for k, v in data.items()}
-
-
 def mask_url(url: str) -> str:
     """The URL with secret query and fragment parameters masked."""
     try:

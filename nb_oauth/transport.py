@@ -25,7 +25,6 @@ from .errors import (
     NetworkError,
     OAuthError,
     TokenEndpointError,
-    redact,
 )
 
 log = logging.getLogger("nb_oauth")
@@ -382,6 +381,3 @@ def raise_for_oauth_error(resp: Response, *, what: str, error_cls: type[OAuthErr
         raise error_cls(f"The {what} answered JSON that is not an object.", status=resp.status, secrets=secrets)
     return data
 
-
-def redact_text(text: str, secrets: Sequence[str | None]) -> str:
-    return redact(text, secrets)
