@@ -18,6 +18,21 @@ def code(text: str):
     return new_code_cell(text.strip())
 
 
+def demo_setup(extra_imports: str = ""):
+    """The cell every demo notebook starts with: the demo server's address and its demo credentials."""
+    return code(f'''
+import os
+{extra_imports}from nb_oauth.demo import DEMO_USERS, DemoServer
+from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET as DEMO_SECRET
+
+# `make demo` starts the demo server and passes its address; otherwise start one in this kernel.
+# front_channel_url="auto": on JupyterHub/Binder its login pages go through the Jupyter server's proxy.
+DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer(front_channel_url="auto").start().url
+ALICE_PASSWORD = DEMO_USERS["alice"]
+print("Demo authorization server:", DEMO)
+''')
+
+
 QUICKSTART = [
     md("""
 # nb_oauth quickstart
@@ -38,17 +53,7 @@ tokens are only ever shown masked.
 > (e.g. `https://hub.example/user/you/`). On a laptop there is nothing to do.
 """),
     code("%load_ext nb_oauth"),
-    code('''
-import os
-from nb_oauth.demo import DEMO_USERS, DemoServer
-from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET as DEMO_SECRET
-
-# `make demo` starts the demo server and passes its address; otherwise start one in this kernel.
-# front_channel_url="auto": on JupyterHub/Binder its login pages go through the Jupyter server's proxy.
-DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer(front_channel_url="auto").start().url
-ALICE_PASSWORD = DEMO_USERS["alice"]
-print("Demo authorization server:", DEMO)
-'''),
+    demo_setup(),
     md("""
 ## 1. Authorization code with PKCE — the one to use for people
 
@@ -177,18 +182,7 @@ The second half attacks the protections — a forged `state`, a replayed code, a
 verifier, an expired token, a revoked refresh token — and shows each one fail, with the reason.
 """),
     code("%load_ext nb_oauth"),
-    code('''
-import os
-import requests
-import nb_oauth
-from nb_oauth.demo import DEMO_USERS, DemoServer
-from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET as DEMO_SECRET
-
-# on JupyterHub/Binder the login pages go through the Jupyter server's proxy ("auto")
-DEMO = os.environ.get("NB_OAUTH_DEMO_URL") or DemoServer(front_channel_url="auto").start().url
-ALICE_PASSWORD = DEMO_USERS["alice"]
-print("Demo authorization server:", DEMO)
-'''),
+    demo_setup("import requests\nimport nb_oauth\n"),
     md("""
 ## 1. Client credentials: the simplest grant
 
