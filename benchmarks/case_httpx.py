@@ -12,7 +12,7 @@ import httpx
 import nb_oauth
 
 from .context import HTTP_TIMEOUT, Bench, oauthlib_token
-from .harness import CaseResult, cpus, interleave, median, paired_ratio, per_call, ratios_to, summary, walls, within
+from .harness import CaseResult, cpus, interleave, median, per_call, request_overhead_result, walls
 
 TARGET = 1.03
 NAME = "bench-httpx"
@@ -74,33 +74,16 @@ def run(bench: Bench) -> CaseResult:
                          rounds=rounds, warmup=3)
     for c in made.values():
         c.close()
-    samples, cpu = walls(timings), cpus(timings)
-    ours, base = samples[OURS], samples[BARE]
-    ratio = paired_ratio(ours, base)
     flow_us = auth_flow_cost(300 if bench.quick else 3000)
-    return CaseResult(
+    bare_us = median(walls(timings)[BARE]) * 1e6
+    return request_overhead_result(
         name="request_overhead_httpx",
         title="2. Authenticated GETs: httpx with nb_oauth.auth vs bare httpx.Client",
-        unit="µs per GET",
-        ours=round(median(ours) * 1e6, 2),
-        baseline=round(median(base) * 1e6, 2),
         baseline_name="bare httpx.Client, static Authorization header",
-        ratio=round(ratio, 4),
-        repetitions=rounds,
-        target=f"ratio ≤ {TARGET}",
-        passed=within(ratio, TARGET),
-        extra={
-            "calls_per_round": calls,
-            "variants_us": summary(samples),
-            "ratios_to_bare": ratios_to(samples, BARE),
-            "ratio_of_medians": round(median(ours) / median(base), 4),
-            "client_cpu_us": summary(cpu),
-            "client_cpu_ratios_to_bare": ratios_to(cpu, BARE),
-            "auth_flow_cost_us": flow_us,
-            "api": "stdlib HTTP/1.1 keep-alive server in its own process, 11-byte JSON body",
-        },
+        samples=timings, ours_name=OURS, base_name=BARE, rounds=rounds, calls=calls, target=TARGET,
+        extra={"auth_flow_cost_us": flow_us},
         notes=[f"nb_oauth's auth flow itself costs {flow_us:g} µs per request without the network (looking the "
                f"token up in the store, checking its expiry, building the header): "
-               f"{flow_us / (median(base) * 1e6):.1%} of a bare request here. On a busy machine the same code costs more "
+               f"{flow_us / bare_us:.1%} of a bare request here. On a busy machine the same code costs more "
                "CPU than that (colder caches), which the client CPU column shows."],
     )

@@ -14,18 +14,7 @@ import requests
 import nb_oauth
 
 from .context import HTTP_TIMEOUT, Bench, for_requests_oauthlib, oauthlib_token
-from .harness import (
-    CaseResult,
-    cpus,
-    interleave,
-    median,
-    paired_ratio,
-    per_call,
-    ratios_to,
-    summary,
-    walls,
-    within,
-)
+from .harness import CaseResult, cpus, interleave, median, per_call, request_overhead_result
 
 TARGET = 1.03
 NAME = "bench-requests"
@@ -83,32 +72,14 @@ def run(bench: Bench) -> CaseResult:
     rol = "requests-oauthlib OAuth2Session"
     variants[rol] = for_requests_oauthlib(variants[rol])
     timings = interleave(variants, rounds=rounds, warmup=3)
-    samples, cpu = walls(timings), cpus(timings)
-    ours, base = samples[OURS], samples[BARE]
-    ratio = paired_ratio(ours, base)
     for s in clients.values():
         s.close()
-    return CaseResult(
+    return request_overhead_result(
         name="request_overhead_requests",
         title="1. Authenticated GETs: nb_oauth.session vs bare requests.Session",
-        unit="µs per GET",
-        ours=round(median(ours) * 1e6, 2),
-        baseline=round(median(base) * 1e6, 2),
         baseline_name="bare requests.Session, static Authorization header",
-        ratio=round(ratio, 4),
-        repetitions=rounds,
-        target=f"ratio ≤ {TARGET}",
-        passed=within(ratio, TARGET),
-        extra={
-            "calls_per_round": calls,
-            "variants_us": summary(samples),
-            "ratios_to_bare": ratios_to(samples, BARE),
-            "ratio_of_medians": round(median(ours) / median(base), 4),
-            "client_cpu_us": summary(cpu),
-            "client_cpu_ratios_to_bare": ratios_to(cpu, BARE),
-            "auth_hook_cost_us": auth_hook_cost(token, 2000 if not bench.quick else 300),
-            "api": "stdlib HTTP/1.1 keep-alive server in its own process, 11-byte JSON body",
-        },
+        samples=timings, ours_name=OURS, base_name=BARE, rounds=rounds, calls=calls, target=TARGET,
+        extra={"auth_hook_cost_us": auth_hook_cost(token, 2000 if not bench.quick else 300)},
         notes=["A ratio a little under 1 is real, not noise: when a request carries an `auth` (nb_oauth, Authlib), "
                "requests skips its per-request `~/.netrc` lookup, which the bare session with a static header "
                "pays. What nb_oauth's auth itself costs is the auth-hook figure above."],

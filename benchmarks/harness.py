@@ -121,3 +121,38 @@ def ratios_to(samples: Mapping[str, list[float]], base: str) -> dict[str, float]
 
 def within(value: float | None, limit: float) -> bool | None:
     return None if value is None else value <= limit
+
+
+API_DESCRIPTION = "stdlib HTTP/1.1 keep-alive server in its own process, 11-byte JSON body"
+
+
+def request_overhead_result(*, name: str, title: str, baseline_name: str, samples: Samples, ours_name: str,
+                            base_name: str, rounds: int, calls: int, target: float, extra: dict[str, Any],
+                            notes: list[str]) -> CaseResult:
+    """The result of a per-GET overhead case (requests or httpx): same figures, same layout."""
+    wall, cpu = walls(samples), cpus(samples)
+    ours, base = wall[ours_name], wall[base_name]
+    ratio = paired_ratio(ours, base)
+    return CaseResult(
+        name=name,
+        title=title,
+        unit="µs per GET",
+        ours=round(median(ours) * 1e6, 2),
+        baseline=round(median(base) * 1e6, 2),
+        baseline_name=baseline_name,
+        ratio=round(ratio, 4),
+        repetitions=rounds,
+        target=f"ratio ≤ {target}",
+        passed=within(ratio, target),
+        extra={
+            "calls_per_round": calls,
+            "variants_us": summary(wall),
+            "ratios_to_bare": ratios_to(wall, base_name),
+            "ratio_of_medians": round(median(ours) / median(base), 4),
+            "client_cpu_us": summary(cpu),
+            "client_cpu_ratios_to_bare": ratios_to(cpu, base_name),
+            **extra,
+            "api": API_DESCRIPTION,
+        },
+        notes=notes,
+    )
