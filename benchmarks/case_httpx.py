@@ -12,7 +12,15 @@ import httpx
 import nb_oauth
 
 from .context import HTTP_TIMEOUT, Bench, oauthlib_token
-from .harness import CaseResult, cpus, interleave, median, per_call, request_overhead_result, walls
+from .harness import (
+    CaseResult,
+    cpus,
+    interleave,
+    median,
+    per_call,
+    request_overhead_result,
+    walls,
+)
 
 TARGET = 1.03
 NAME = "bench-httpx"

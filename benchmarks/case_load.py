@@ -58,7 +58,7 @@ class Fresh:
 
 
 def magics_available() -> bool:
-    return importlib.util.find_spec("nb_oauth.magics") is not None
+    return importlib.util.find_spec("nb_oauth.notebook.magics") is not None
 
 
 def _env(ipython_dir: str) -> dict[str, str]:
@@ -129,7 +129,7 @@ def run(bench: Bench) -> CaseResult:
         extra.update(load_ext_new_modules=last.new_modules, load_ext_new_packages=last.packages,
                      load_imports_total_ms=top_level_total_ms(load_rows), importtime_top_load_ext=load_rows[:TOP])
     else:
-        notes.append("nb_oauth.magics is not there yet: the ratio is for import nb_oauth; %load_ext is measured "
+        notes.append("nb_oauth.notebook.magics is not there yet: the ratio is for import nb_oauth; %load_ext is measured "
                      "once it exists.")
     return CaseResult(
         name="extension_load",

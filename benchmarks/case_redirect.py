@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import nb_oauth
+from nb_oauth._presenter import use_presenter
 from nb_oauth.demo import PUBLIC_CLIENT_ID
 from nb_oauth.demo.robot import Robot, RobotResult
-from nb_oauth.ui import use_presenter
 
 from .context import PASSWORD, SCOPE, USER, Bench, QuietPresenter
 from .harness import CaseResult, median, within
@@ -112,7 +112,7 @@ def one_redirect(bench: Bench, cfg: nb_oauth.OAuth2Config, timer: TokenEndpointT
 
 def listener_close_ms(times: int) -> float:
     """How long closing a callback listener takes right after it served a request (median, ms)."""
-    from nb_oauth.listener import CallbackListener
+    from nb_oauth.redirect.listener import CallbackListener
 
     durations = []
     for _ in range(times):

@@ -22,7 +22,14 @@ from requests.adapters import HTTPAdapter
 import nb_oauth
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET
 
-from .context import HTTP_TIMEOUT, PASSWORD, SCOPE, USER, Bench, insecure_transport_for_oauthlib
+from .context import (
+    HTTP_TIMEOUT,
+    PASSWORD,
+    SCOPE,
+    USER,
+    Bench,
+    insecure_transport_for_oauthlib,
+)
 from .harness import CaseResult, median
 
 THREADS = 64

@@ -14,7 +14,14 @@ import requests
 import nb_oauth
 
 from .context import HTTP_TIMEOUT, Bench, for_requests_oauthlib, oauthlib_token
-from .harness import CaseResult, cpus, interleave, median, per_call, request_overhead_result
+from .harness import (
+    CaseResult,
+    cpus,
+    interleave,
+    median,
+    per_call,
+    request_overhead_result,
+)
 
 TARGET = 1.03
 NAME = "bench-requests"

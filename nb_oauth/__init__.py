@@ -1,6 +1,6 @@
 """nb_oauth — Postman-grade OAuth 2.0 inside Jupyter.
 
-The core (this package without :mod:`nb_oauth.magics` and :mod:`nb_oauth.form`) imports
+The core (this package without :mod:`nb_oauth.notebook.magics` and :mod:`nb_oauth.notebook.form`) imports
 nothing from IPython or ipywidgets and works in plain Python::
 
     import nb_oauth
@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .auth import OAuth2Auth, auth, session
-from .config import GRANT_TYPES, OAuth2Config
+from ._auth import OAuth2Auth, auth, session
+from ._flows import PendingFlow, get_new_access_token, start_flow
+from ._store import TokenExpiredError, TokenStore, tokens
+from ._token import Token
+from .config._model import GRANT_TYPES, OAuth2Config
 from .errors import (
     AuthorizationDeniedError,
     ConfigError,
@@ -35,13 +38,10 @@ from .errors import (
     StoreError,
     TokenEndpointError,
 )
-from .flows import PendingFlow, get_new_access_token, start_flow
-from .store import TokenExpiredError, TokenStore, tokens
-from .token import Token
 
 __version__ = "0.1.0"
 
-from . import log_guard as _log_guard  # noqa: E402
+from . import _log_guard
 
 _log_guard.install()
 
@@ -83,7 +83,7 @@ __all__ = [
 
 def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2Config]:
     """Every OAuth 2.0 auth block of a Postman collection export, as configs keyed by token name."""
-    from .postman import from_postman as _from_postman
+    from .importers.postman import from_postman as _from_postman
 
     return _from_postman(path, environment)
 
@@ -91,7 +91,7 @@ def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2C
 def form(**kwargs: Any) -> Any:
     """The configuration form and token manager (needs ipywidgets)."""
     try:
-        from .form import TokenForm
+        from .notebook.form import TokenForm
     except ImportError as exc:
         raise ImportError(f"The form needs the notebook extras ({exc}). Install them with: "
                           "pip install 'nb_oauth[notebook]'") from exc
@@ -100,12 +100,12 @@ def form(**kwargs: Any) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nb_oauth``: register the magics (the widget form loads only when shown)."""
-    from .magics import load_ipython_extension as _load
+    from .notebook.magics import load_ipython_extension as _load
 
     _load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload_ipython_extension as _unload
+    from .notebook.magics import unload_ipython_extension as _unload
 
     _unload(ipython)

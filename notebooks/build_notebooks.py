@@ -207,7 +207,7 @@ A login tab opens: sign in as one of the demo users listed on the page.
     code('%oauth_token me --grant-type authorization_code_with_pkce --issuer {{DEMO}} --client-id demo-public --scope "openid profile email offline_access items:read" --trace'),
     md("The ID token is a signed JWT. Here is what it says, claim by claim, and whether its signature was checked:"),
     code('''
-from nb_oauth.jwt_explain import explain
+from nb_oauth.display.jwt_explain import explain
 
 explain(me.id_token, verified=me.id_token_verified)
 '''),

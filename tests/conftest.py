@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import nb_oauth
-from nb_oauth import discovery
+from nb_oauth.oidc import discovery
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nb_oauth import callback
-from nb_oauth.callback import Environment, detect_environment, plan_callback
+from nb_oauth.redirect import callback
+from nb_oauth.redirect.callback import Environment, detect_environment, plan_callback
 
 HUB_VARS = ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_PUBLIC_URL", "JUPYTERHUB_HOST",
             "BINDER_LAUNCH_HOST", "BINDER_REPO_URL", "BINDER_REQUEST", "COLAB_RELEASE_TAG", "SSH_CONNECTION",
@@ -61,7 +61,7 @@ def test_a_remote_kernel_anywhere_uses_the_reported_page(monkeypatch: pytest.Mon
 
 
 def test_a_new_page_address_forgets_cached_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nb_oauth import discovery
+    from nb_oauth.oidc import discovery
 
     cleared: list[bool] = []
     monkeypatch.setattr(discovery, "clear_cache", lambda: cleared.append(True))
@@ -111,7 +111,7 @@ def test_given_callback_urls(url: str, host, port: int, path: str, paste: bool) 
 def test_no_text_browser_is_started_on_a_machine_without_a_display(monkeypatch: pytest.MonkeyPatch) -> None:
     import webbrowser
 
-    from nb_oauth import browser
+    from nb_oauth.redirect import browser
 
     opened: list[str] = []
     monkeypatch.setattr(webbrowser, "open", lambda url, new=0: opened.append(url) or True)

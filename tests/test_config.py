@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from nb_oauth import ConfigError, OAuth2Config
-from nb_oauth import placeholders
+from nb_oauth.config._model import placeholders
 
 CONTRACT_FIELDS = {
     "token_name", "grant_type", "callback_url", "authorize_using_browser", "auth_url", "access_token_url",

@@ -771,7 +771,7 @@ def test_front_channel_is_asked_on_every_request() -> None:
 
 
 def test_auto_front_channel_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nb_oauth import callback
+    from nb_oauth.redirect import callback
 
     for name in ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_PUBLIC_URL", "BINDER_LAUNCH_HOST",
                  "BINDER_REPO_URL", "BINDER_REQUEST", "COLAB_RELEASE_TAG", "SSH_CONNECTION"):

@@ -9,13 +9,20 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
+from nb_oauth.config._model._model import field_labels
 
 import nb_oauth
-from nb_oauth import callback, tokens
-from nb_oauth.config import field_labels
-from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID, DemoServer, robot
+from nb_oauth import tokens
+from nb_oauth.demo import (
+    CONFIDENTIAL_CLIENT_ID,
+    CONFIDENTIAL_CLIENT_SECRET,
+    PUBLIC_CLIENT_ID,
+    DemoServer,
+    robot,
+)
 from nb_oauth.errors import mask
-from nb_oauth.form import MAIN_BUTTON, TokenForm
+from nb_oauth.notebook.form import MAIN_BUTTON, TokenForm
+from nb_oauth.redirect import callback
 
 SCOPES = "openid offline_access items:read"
 
@@ -33,7 +40,7 @@ def server() -> Iterator[DemoServer]:
 def clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """An empty token store, a local kernel, and no real browser: opened URLs are recorded instead."""
     opened: list[str] = []
-    monkeypatch.setattr("nb_oauth.browser._open", lambda url: opened.append(url) or True)
+    monkeypatch.setattr("nb_oauth.redirect.browser._open", lambda url: opened.append(url) or True)
     monkeypatch.setenv("NB_OAUTH_REMOTE", "0")
     monkeypatch.setenv("NB_OAUTH_CALLBACK_TIMEOUT", "30")
     tokens.clear()
@@ -451,7 +458,7 @@ def test_without_anywidget_the_form_falls_back_to_plain_widgets() -> None:
 import sys
 sys.modules["anywidget"] = None  # as if it were not installed
 import ipywidgets as widgets
-from nb_oauth.form import TokenForm
+from nb_oauth.notebook.form import TokenForm
 form = TokenForm(namespace={}, grant_type="client_credentials")
 assert isinstance(form.button, widgets.Button)
 assert form.button.description == "Get New Access Token" and "nb-oauth-get-token" in form.button._dom_classes

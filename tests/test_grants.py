@@ -12,7 +12,11 @@ import requests
 
 import nb_oauth
 from nb_oauth import OAuth2Config
-from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID
+from nb_oauth.demo import (
+    CONFIDENTIAL_CLIENT_ID,
+    CONFIDENTIAL_CLIENT_SECRET,
+    PUBLIC_CLIENT_ID,
+)
 
 from .servers import recording_proxy
 

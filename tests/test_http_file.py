@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nb_oauth import placeholders
-from nb_oauth.http_file import HttpFileError, parse, with_default_content_type
+from nb_oauth.config._model import placeholders
+from nb_oauth.importers.http_file import HttpFileError, parse, with_default_content_type
 
 
 @pytest.fixture(autouse=True)

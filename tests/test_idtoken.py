@@ -11,7 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from nb_oauth.errors import IDTokenError
-from nb_oauth.idtoken import at_hash, validate_id_token
+from nb_oauth.oidc.idtoken import at_hash, validate_id_token
 
 ISSUER = "https://idp.example"
 CLIENT = "my-app"

@@ -31,12 +31,17 @@ from joserfc.jwk import KeySet, RSAKey
 
 import nb_oauth
 from nb_oauth import OAuth2Config
-from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID
+from nb_oauth.demo import (
+    CONFIDENTIAL_CLIENT_ID,
+    CONFIDENTIAL_CLIENT_SECRET,
+    PUBLIC_CLIENT_ID,
+)
 from nb_oauth.demo import robot as demo_robot
-from nb_oauth.listener import CallbackListener
+from nb_oauth.redirect.listener import CallbackListener
 
 from . import report
 from .servers import LocalServer, Reply, Seen
+
 
 def figure(**values: Any) -> None:
     report.record("lifecycle_faults", values)
@@ -447,7 +452,7 @@ def test_a_whole_login_leaves_no_secret_in_logs_or_console(demo, robot, caplog: 
 
 def test_tokens_stay_in_memory_unless_shared(demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without ``share=True`` a token is never written anywhere: no store file, no keyring, no shared save."""
-    from nb_oauth import shared
+    from nb_oauth.sharing import shared
 
     monkeypatch.setenv("NB_OAUTH_CONFIG_DIR", str(tmp_path / "config"))
     saved: list[str] = []

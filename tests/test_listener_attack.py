@@ -28,10 +28,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nb_oauth
-from nb_oauth import OAuth2Config, listener as listener_mod
+from nb_oauth import OAuth2Config
 from nb_oauth.demo import PUBLIC_CLIENT_ID
 from nb_oauth.demo import robot as demo_robot
-from nb_oauth.listener import MAX_BODY, MAX_CONCURRENT, SOCKET_TIMEOUT, CallbackListener
+from nb_oauth.redirect import listener as listener_mod
+from nb_oauth.redirect.listener import (
+    MAX_BODY,
+    MAX_CONCURRENT,
+    SOCKET_TIMEOUT,
+    CallbackListener,
+)
 
 from . import report
 

@@ -24,12 +24,13 @@ import requests
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from nb_oauth.config._model._model import OAuth2Config
 
 import nb_oauth
-from nb_oauth import magics, tokens
-from nb_oauth.config import OAuth2Config
+from nb_oauth import tokens
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET
-from nb_oauth.notebook_ui import Countdown, NotebookPresenter
+from nb_oauth.notebook import magics
+from nb_oauth.notebook.ui import Countdown, NotebookPresenter
 
 PKCE = ("--grant-type authorization_code_with_pkce --auth-url {{BASE}}/authorize --access-token-url {{BASE}}/token "
         "--client-id demo-public --scope 'openid profile offline_access items:read'")
@@ -87,7 +88,7 @@ def run(ip: InteractiveShell, code: str) -> Cell:
 
 def stopped(cell: Cell) -> bool:
     """The magic showed its error and failed the cell in one line (so "Run All" stops), no traceback."""
-    from nb_oauth.notebook_ui import CellStopped
+    from nb_oauth.notebook.ui import CellStopped
 
     return isinstance(cell.error, CellStopped) and "Traceback" not in cell.text
 
@@ -377,8 +378,8 @@ def test_list_show_trace_refresh_revoke_delete(ip: InteractiveShell, robot, demo
 
 
 def test_no_argument_shows_the_form(ip: InteractiveShell) -> None:
-    if importlib.util.find_spec("nb_oauth.form") is None:
-        pytest.skip("nb_oauth.form (the widget form) is not in this tree yet")
+    if importlib.util.find_spec("nb_oauth.notebook.form") is None:
+        pytest.skip("nb_oauth.notebook.form (the widget form) is not in this tree yet")
     cell = run(ip, "%oauth_token")
     assert cell.error is None, cell.text
     assert cell.outputs, "the form was not displayed"
@@ -510,7 +511,7 @@ def make_response(body: bytes, content_type: str, *, url: str = "https://api.exa
 
 
 def test_render_masks_credentials_in_request_headers_and_url() -> None:
-    from nb_oauth.response_view import render
+    from nb_oauth.display.response_view import render
 
     response = make_response(b"{}", "application/json", url="https://api.example/x?access_token=QUERYSECRET123456&x=1",
                              headers={"Authorization": "Bearer HEADERSECRET123456"})
@@ -521,7 +522,7 @@ def test_render_masks_credentials_in_request_headers_and_url() -> None:
 
 
 def test_render_masks_known_secrets_anywhere_and_escapes_json() -> None:
-    from nb_oauth.response_view import render
+    from nb_oauth.display.response_view import render
 
     body = b'{"echo": "TOPSECRET-abcdef", "<b>": "<script>x</script>", "n": [1, 2.5, true, null]}'
     bundle = render(make_response(body, "application/json"), secrets=["TOPSECRET-abcdef"])
@@ -532,7 +533,7 @@ def test_render_masks_known_secrets_anywhere_and_escapes_json() -> None:
 
 
 def test_render_images_text_and_binary() -> None:
-    from nb_oauth.response_view import render
+    from nb_oauth.display.response_view import render
 
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
     assert "data:image/png;base64," in render(make_response(png, "image/png"))["text/html"]
@@ -547,7 +548,7 @@ def test_render_images_text_and_binary() -> None:
     ({"id": 3}, [{"id": 3}]),
 ])
 def test_records_finds_the_rows(data: Any, expected: list[Any]) -> None:
-    from nb_oauth.response_view import records
+    from nb_oauth.display.response_view import records
 
     assert records(data) == expected
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import nb_oauth
-from nb_oauth import postman
 from nb_oauth.errors import ConfigError
+from nb_oauth.importers import postman
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "postman"
 ACME = FIXTURES / "acme.postman_collection.json"
@@ -93,7 +93,7 @@ def test_request_level_implicit_with_custom_params_audience_resource(acme: postm
     assert cfg.callback_url == "http://127.0.0.1:8765/callback"
     assert cfg.state == "widget-state-1"
     assert cfg.header_prefix == "Token"
-    from nb_oauth.callback import default_authorize_using_browser
+    from nb_oauth.redirect.callback import default_authorize_using_browser
 
     assert cfg.authorize_using_browser is default_authorize_using_browser()  # Postman's pop-up → nb_oauth's default
     assert cfg.auth_request_params == [

@@ -64,7 +64,7 @@ CELLS: list[tuple[str, bool]] = [
     ("%oauth_token cc --revoke", False),
     ("%oauth_token pw --delete", False),
     # the form: a secret typed into it, a login, the token manager's actions
-    ("from nb_oauth.form import TokenForm\n"
+    ("from nb_oauth.notebook.form import TokenForm\n"
      "f = TokenForm(token_name='viaform', grant_type='authorization_code', issuer=DEMO, "
      "client_id='demo-confidential', scope='openid profile offline_access', authorize_using_browser=True)\n"
      "f.rows['client_secret'].control.value = SECRET  # what typing into the box does\n"

@@ -18,12 +18,13 @@ import keyring
 import keyring.backend
 import pytest
 from filelock import FileLock
+from nb_oauth.config._model._model import OAuth2Config
 
 import nb_oauth
-from nb_oauth import shared, shared_vault
-from nb_oauth.config import OAuth2Config
+from nb_oauth._token import TokenSet
 from nb_oauth.errors import OAuthError, StoreError
-from nb_oauth.token import TokenSet
+from nb_oauth.sharing import shared
+from nb_oauth.sharing import vault as shared_vault
 
 SECRETS = ("AT-secret-value-1", "RT-secret-value-1", "client-secret-XYZ", "pass-word-XYZ", "correct horse battery")
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
@@ -353,8 +354,8 @@ WORKER = textwrap.dedent('''
     import hashlib, json, sys, time, uuid
     from datetime import UTC, datetime, timedelta
     from nb_oauth import shared
-    from nb_oauth.config import OAuth2Config
-    from nb_oauth.token import TokenSet
+    from nb_oauth.config._model import OAuth2Config
+    from nb_oauth._token import TokenSet
 
     who, start_at, out, rounds = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     cfg = OAuth2Config(token_name="race", client_id="c", access_token_url="https://idp.example/token", share=True)

@@ -24,8 +24,8 @@ import pytest
 
 import nb_oauth
 from nb_oauth import OAuth2Config
+from nb_oauth._transport import MAX_RESPONSE_BYTES
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET
-from nb_oauth.transport import MAX_RESPONSE_BYTES
 
 from . import report
 from .servers import LocalServer, Reply, Seen

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import nb_oauth
-from nb_oauth import jwt_explain, trace_view
-from nb_oauth.trace import Trace
+from nb_oauth._trace import Trace
+from nb_oauth.display import jwt_explain, trace_view
 
 from .conftest import CHROMIUM_ARGS, chromium_or_skip
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .constants import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, DEMO_USERS, PUBLIC_CLIENT_ID
+from .constants import (
+    CONFIDENTIAL_CLIENT_ID,
+    CONFIDENTIAL_CLIENT_SECRET,
+    DEMO_USERS,
+    PUBLIC_CLIENT_ID,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,14 +15,26 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidGrantError, OAuth2Request, grants
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidGrantError,
+    OAuth2Request,
+    grants,
+)
 from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode, OpenIDImplicitGrant, OpenIDToken
 from flask import session
 from joserfc.jwk import KeySet
 
-from .models import AuthorizationCode, Client, DeviceCredential, Token, User, authenticate_user
+from .models import (
+    AuthorizationCode,
+    Client,
+    DeviceCredential,
+    Token,
+    User,
+    authenticate_user,
+)
 
 if TYPE_CHECKING:
     from .context import DemoContext

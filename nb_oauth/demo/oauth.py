@@ -18,7 +18,11 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProte
 from authlib.integrations.flask_oauth2.errors import raise_http_exception
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import JsonRequest, OAuth2Request, TokenValidator
-from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator, InvalidTokenError
+from authlib.oauth2.rfc6750 import (
+    BearerTokenGenerator,
+    BearerTokenValidator,
+    InvalidTokenError,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint

@@ -71,7 +71,7 @@ class DemoServer:
 
         None (the default) means the issuer URL itself. A URL (``http(s)://host[:port]/path``)
         is used as is; a callable is asked on every request (None: the issuer URL). ``"auto"``
-        asks :func:`nb_oauth.callback.detect_environment` on every request: on a remote
+        asks :func:`nb_oauth.redirect.callback.detect_environment` on every request: on a remote
         kernel whose Jupyter server's public base URL is known, the pages are served as
         ``<public base URL>proxy/<port>`` (jupyter-server-proxy), else on the issuer URL.
         While a front channel is set, discovery's ``authorization_endpoint`` and the device
@@ -196,7 +196,7 @@ class DemoServer:
     def _auto_front_channel(self) -> str | None:
         if not self.port:
             return None  # not started: no port to proxy to yet
-        from ..callback import detect_environment
+        from ..redirect.callback import detect_environment
 
         env = detect_environment()
         if env.remote and env.public_base_url:

@@ -1,1 +1,1 @@
-"""One module per grant; each turns a resolved config into a :class:`~nb_oauth.token.TokenSet`."""
+"""One module per grant; each turns a resolved config into a :class:`~nb_oauth._token.TokenSet`."""

@@ -10,15 +10,30 @@ import time
 
 from oauthlib.oauth2 import DeviceClient
 
-from ..browser import open_in_browser
-from ..config import OAuth2Config
-from ..errors import AuthorizationDeniedError, FlowCancelledError, FlowTimeoutError, TokenEndpointError
-from ..listener import callback_timeout
-from ..token import TokenSet
-from ..trace import Trace
-from ..transport import PreparedCall, apply_client_authentication, raise_for_oauth_error, send
-from ..ui import presenter
-from .common import audience_and_resource, body_pairs, config_secrets, request_token
+from .._presenter import presenter
+from .._token import TokenSet
+from .._trace import Trace
+from .._transport import (
+    PreparedCall,
+    apply_client_authentication,
+    raise_for_oauth_error,
+    send,
+)
+from ..config._model import OAuth2Config
+from ..errors import (
+    AuthorizationDeniedError,
+    FlowCancelledError,
+    FlowTimeoutError,
+    TokenEndpointError,
+)
+from ..redirect.browser import open_in_browser
+from ..redirect.listener import callback_timeout
+from ._token_request import (
+    audience_and_resource,
+    body_pairs,
+    config_secrets,
+    request_token,
+)
 
 SLOW_DOWN_STEP = 5.0  # RFC 8628 §3.5: add 5 seconds on slow_down
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from oauthlib.oauth2 import LegacyApplicationClient
 
-from ..config import OAuth2Config
-from ..token import TokenSet
-from ..trace import Trace
-from .common import body_pairs, request_token
+from .._token import TokenSet
+from .._trace import Trace
+from ..config._model import OAuth2Config
+from ._token_request import body_pairs, request_token
 
 
 def fetch(cfg: OAuth2Config, trace: Trace | None) -> TokenSet:

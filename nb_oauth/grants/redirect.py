@@ -4,7 +4,7 @@
 oauthlib builds the authorization URL and reads the redirect.  Its transport check is
 process-wide (``OAUTHLIB_INSECURE_TRANSPORT``); nb_oauth applies its own per-config rule
 instead (https, loopback http, or ``allow_insecure_http``), already enforced in
-:mod:`nb_oauth.config`, and hands oauthlib an https view of URLs that passed that rule.
+:mod:`nb_oauth.config._model`, and hands oauthlib an https view of URLs that passed that rule.
 """
 
 from __future__ import annotations
@@ -17,21 +17,32 @@ from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2 import MobileApplicationClient, WebApplicationClient
 from oauthlib.oauth2.rfc6749.errors import MismatchingStateError, OAuth2Error
 
-from ..browser import open_in_browser
-from ..callback import CallbackPlan, Environment, default_authorize_using_browser, detect_environment, plan_callback
-from ..config import OAuth2Config
+from .._presenter import presenter
+from .._token import TokenSet
+from .._trace import Trace
+from .._transport import _check_fields, narrowed_scope_notice
+from ..config._model import OAuth2Config
 from ..errors import (
     AuthorizationDeniedError,
     InvalidTokenResponseError,
     RedirectURLNeeded,
     StateMismatchError,
 )
-from ..listener import CallbackListener, CallbackResult, callback_timeout
-from ..token import TokenSet
-from ..trace import Trace
-from ..transport import _check_fields, narrowed_scope_notice
-from ..ui import presenter
-from .common import audience_and_resource, body_pairs, config_secrets, request_token
+from ..redirect.browser import open_in_browser
+from ..redirect.callback import (
+    CallbackPlan,
+    Environment,
+    default_authorize_using_browser,
+    detect_environment,
+    plan_callback,
+)
+from ..redirect.listener import CallbackListener, CallbackResult, callback_timeout
+from ._token_request import (
+    audience_and_resource,
+    body_pairs,
+    config_secrets,
+    request_token,
+)
 
 PKCE_VERIFIER_LENGTH = 64
 
@@ -53,8 +64,8 @@ def implicit_response_type(cfg: OAuth2Config) -> str:
     provider's discovery document offers that combination (some OIDC providers refuse a bare ``token``)."""
     if "openid" not in cfg.scopes or not cfg.issuer:
         return "token"
-    from ..discovery import metadata
     from ..errors import OAuthError
+    from ..oidc.discovery import metadata
 
     try:
         supported = metadata(cfg.issuer, allow_http=cfg.allow_insecure_http).get("response_types_supported") or []

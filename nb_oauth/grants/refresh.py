@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from oauthlib.oauth2 import WebApplicationClient
 
-from ..config import OAuth2Config
+from .._token import TokenSet
+from .._trace import Trace
+from ..config._model import OAuth2Config
 from ..errors import (
     InvalidRefreshResponseError,
     InvalidTokenResponseError,
@@ -14,9 +16,7 @@ from ..errors import (
     RefreshNetworkError,
     TokenEndpointError,
 )
-from ..token import TokenSet
-from ..trace import Trace
-from .common import body_pairs, request_token
+from ._token_request import body_pairs, request_token
 
 
 def refresh(cfg: OAuth2Config, current: TokenSet, trace: Trace | None) -> TokenSet:

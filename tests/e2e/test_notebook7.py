@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 
-from .ui import MEDIUM, Notebook, Steps, expect_me, expect_token, me_request, open_login_tab, pkce_form, sign_in
+from .ui import (
+    MEDIUM,
+    Notebook,
+    Steps,
+    expect_me,
+    expect_token,
+    me_request,
+    open_login_tab,
+    pkce_form,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 

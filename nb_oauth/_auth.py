@@ -1,0 +1,179 @@
+"""Putting the token on requests: ``nb_oauth.auth(name)`` for requests and httpx, ``nb_oauth.session(name)``.
+
+The token goes where the config says (``Authorization: <prefix> <token>`` or the
+``access_token`` query parameter), is refreshed shortly before it expires (single-flight, see
+:mod:`nb_oauth._store`), and a 401 leads to one refresh and one retry.  For httpx this is a
+generator ``auth_flow`` (the retry is one more ``yield``); for requests, a response hook.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Generator
+from typing import Any
+
+import requests
+from requests.auth import AuthBase
+
+from ._store import TokenStore, tokens
+from ._token import TokenSet
+from ._transport import http_timeout
+
+
+class OAuth2Auth(AuthBase):
+    """Auth for ``requests`` (``auth=``) and, through :func:`auth`, for ``httpx`` (sync and async)."""
+
+    requires_request_body = False
+    requires_response_body = False
+
+    def __init__(self, name: str, store: TokenStore | None = None) -> None:
+        self.name = name
+        self.store = store or tokens
+        self._placed: tuple[TokenSet, tuple[str, str, str | None], tuple[str, str]] | None = None
+        self.store[name]  # fail now, with the helpful KeyError, if there is no such token
+
+    # -- what to send --------------------------------------------------------------------------------
+
+    def _value(self, token_set: TokenSet) -> str:
+        cfg = self.store.config(self.name)
+        if cfg.use_token_type == "id_token":
+            if not token_set.id_token:
+                from .errors import ConfigError
+
+                raise ConfigError(f"Use Token Type is id_token, but token {self.name!r} has no ID token.",
+                                  fix="Ask for the openid scope, or set use_token_type='access_token'.")
+            return token_set.id_token
+        return token_set.access_token
+
+    def _placement(self, token_set: TokenSet) -> tuple[str, str]:
+        """("header", header value) or ("url", token); rebuilt only when the token or those settings change."""
+        cfg = self.store.config(self.name)
+        how = (cfg.use_token_type, cfg.add_token_to, cfg.header_prefix)
+        cached = self._placed
+        if cached is not None and cached[0] is token_set and cached[1] == how:
+            return cached[2]
+        value = self._value(token_set)
+        if cfg.add_token_to == "url":
+            placed = ("url", value)
+        else:
+            prefix = cfg.header_prefix.strip() if cfg.header_prefix is not None else ""
+            placed = ("header", f"{prefix} {value}" if prefix else value)
+        self._placed = (token_set, how, placed)
+        return placed
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def _apply_requests(self, r: requests.PreparedRequest, token_set: TokenSet) -> None:
+        where, value = self._placement(token_set)
+        if where == "header":
+            r.headers["Authorization"] = value
+        else:
+            r.prepare_url(_without_param(r.url or "", "access_token"), {"access_token": value})
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        token_set = self.store.current(self.name)
+        self._apply_requests(r, token_set)
+        r._nb_oauth_sent = token_set.access_token  # type: ignore[attr-defined]
+        r.register_hook("response", self._retry_on_401)
+        return r
+
+    def _retry_on_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
+        request = r.request
+        if r.status_code != 401 or getattr(request, "_nb_oauth_retried", False):
+            return r
+        sent = getattr(request, "_nb_oauth_sent", None)
+        new = self.store.refresh_after_401(self.name, sent) if sent else None
+        if new is None:
+            return r
+        r.content  # noqa: B018 - drain so the connection can be reused
+        r.close()
+        retry = request.copy()
+        self._apply_requests(retry, new)
+        retry._nb_oauth_retried = True  # type: ignore[attr-defined]
+        retry._nb_oauth_sent = new.access_token  # type: ignore[attr-defined]
+        kwargs.setdefault("timeout", http_timeout())
+        second = r.connection.send(retry, **kwargs)
+        second.history.append(r)
+        second.request = retry
+        return second
+
+    # -- httpx ---------------------------------------------------------------------------------------
+
+    def _apply_httpx(self, request: Any, token_set: TokenSet) -> None:
+        where, value = self._placement(token_set)
+        if where == "header":
+            request.headers["Authorization"] = value
+        else:
+            request.url = request.url.copy_set_param("access_token", value)
+
+    def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+        token_set = self.store.current(self.name)
+        self._apply_httpx(request, token_set)
+        response = yield request
+        if response.status_code == 401:
+            new = self.store.refresh_after_401(self.name, token_set.access_token)
+            if new is not None:
+                self._apply_httpx(request, new)
+                yield request
+
+    async def async_auth_flow(self, request: Any):  # type: ignore[no-untyped-def]
+        """Refreshing is blocking I/O: it runs in a worker thread so the event loop keeps going."""
+        import anyio.to_thread
+
+        token_set = await anyio.to_thread.run_sync(self.store.current, self.name)
+        self._apply_httpx(request, token_set)
+        response = yield request
+        if response.status_code == 401:
+            new = await anyio.to_thread.run_sync(self.store.refresh_after_401, self.name, token_set.access_token)
+            if new is not None:
+                self._apply_httpx(request, new)
+                yield request
+
+    def __repr__(self) -> str:
+        return f"OAuth2Auth({self.name!r})"
+
+
+def _without_param(url: str, key: str) -> str:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if key not in parts.query:
+        return url
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+@functools.cache
+def _httpx_auth_class() -> type[OAuth2Auth]:
+    """OAuth2Auth that httpx also accepts (httpx requires an ``httpx.Auth`` subclass); built on first use."""
+    try:
+        import httpx
+    except ImportError:
+        return OAuth2Auth
+
+    class HttpxOAuth2Auth(OAuth2Auth, httpx.Auth):
+        pass
+
+    HttpxOAuth2Auth.__name__ = HttpxOAuth2Auth.__qualname__ = "OAuth2Auth"
+    return HttpxOAuth2Auth
+
+
+def auth(name: str) -> OAuth2Auth:
+    """An auth object for ``requests`` (``auth=``) and ``httpx`` (``httpx.Client(auth=...)``, sync and async)."""
+    return _httpx_auth_class()(name)
+
+
+class _TimeoutSession(requests.Session):
+    """A session whose requests time out by default (``NB_OAUTH_HTTP_TIMEOUT``), so nothing hangs forever."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = http_timeout()
+        return super().request(method, url, *args, **kwargs)
+
+
+def session(name: str) -> requests.Session:
+    """A ``requests.Session`` that sends token ``name`` and keeps it fresh."""
+    s = _TimeoutSession()
+    s.auth = OAuth2Auth(name)
+    return s

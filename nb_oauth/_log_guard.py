@@ -1,0 +1,45 @@
+"""Keeping secrets out of other libraries' logs.
+
+With ``add_token_to="url"`` the token travels in the query string, and HTTP libraries log
+request lines: urllib3 at DEBUG (``"GET /api?access_token=..."``), httpx at INFO. A filter on
+those loggers masks secret ``key=value`` pairs, Bearer values and every token nb_oauth holds.
+It only runs for records that are actually emitted, so it costs nothing while logging is off.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import redact
+
+#: Loggers that may print URLs, headers or bodies of nb_oauth's requests.
+GUARDED_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "httpx", "httpcore.http11", "httpcore.connection",
+                   "requests_oauthlib.oauth2_session", "oauthlib", "oauthlib.oauth2.rfc6749.parameters")
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message with secrets masked (never drops the record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging call's problem, not ours
+            return True
+        from ._store import tokens
+
+        known = [s for token in tokens.list() for s in token.token_set.secrets()]
+        cleaned = redact(message, known)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install() -> None:
+    """Attach the filter once to each guarded logger."""
+    for name in GUARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

@@ -1,0 +1,314 @@
+"""The token store: Postman's "Available Tokens" and "Manage Tokens".
+
+Each entry keeps the config as the user wrote it (placeholders unfilled, so no secret is kept
+in it) and one live :class:`Token`.  Refreshing is single-flight per entry: however many
+threads find the token expiring, one refresh request goes out and all of them use its result.
+A failed refresh never replaces the token that was there.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ._token import Token, TokenSet
+from ._trace import Trace
+from .config._model import OAuth2Config
+from .errors import OAuthError, RefreshError, RevocationError, StoreError
+
+#: The refresh margin is at most this fraction of the token's lifetime (a 5 s token is not
+#: refreshed on every call, yet a second early: servers round expiry down to whole seconds),
+#: and at most the config's ``refresh_leeway`` seconds.
+REFRESH_FRACTION = 0.2
+#: After a failed refresh, callers within this many seconds get the same error without a new request.
+FAILURE_HOLD_SECONDS = 2.0
+
+
+def refresh_margin(token_set: TokenSet, leeway: float) -> float:
+    lifetime = token_set.lifetime
+    if lifetime is None or lifetime <= 0:
+        return 0.0
+    return min(leeway, lifetime * REFRESH_FRACTION)
+
+
+def refresh_due_at(token_set: TokenSet, leeway: float) -> float | None:
+    """Epoch seconds from which ``token_set`` needs refreshing (None: expiry unknown).
+
+    Every API call asks; the datetime arithmetic behind the answer is done once per token set.
+    """
+    cached = token_set.__dict__.get("_refresh_due")
+    if cached is not None and cached[0] == leeway:
+        return cached[1]
+    due = None if token_set.expires_at is None else token_set.expires_at.timestamp() - refresh_margin(token_set, leeway)
+    object.__setattr__(token_set, "_refresh_due", (leeway, due))  # a cache on a frozen dataclass, not state
+    return due
+
+
+def needs_refresh(token_set: TokenSet, leeway: float, now: float | None = None) -> bool:
+    left = token_set.seconds_left(now)
+    return left is not None and left <= refresh_margin(token_set, leeway)
+
+
+@dataclass
+class _Entry:
+    config: OAuth2Config
+    token: Token
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    refresh_count: int = 0
+    last_failure: tuple[float, str, OAuthError] | None = None  # (when, access token it failed for, error)
+
+
+class TokenExpiredError(RefreshError):
+    """The token has expired and auto-refresh is off."""
+
+
+class TokenStore:
+    """Tokens by name: ``tokens["demo"]``, ``"demo" in tokens``, ``tokens.list()``, refresh, revoke, delete."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    # -- mapping-like access -------------------------------------------------------------------------
+
+    def _entry(self, name: str) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self._entries)) or "none yet"
+            raise KeyError(f"No token named {name!r} (stored: {known}). Get one with %oauth_token {name} "
+                           f"or nb_oauth.get_new_access_token(config).")
+        return entry
+
+    def __getitem__(self, name: str) -> Token:
+        return self._entry(name).token
+
+    def __contains__(self, name: object) -> bool:
+        with self._lock:
+            return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._entries))
+
+    def names(self) -> list[str]:
+        return list(self)
+
+    def list(self) -> list[Token]:
+        with self._lock:
+            return [e.token for e in self._entries.values()]
+
+    def get(self, name: str, default: Token | None = None) -> Token | None:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def config(self, name: str) -> OAuth2Config:
+        return self._entry(name).config
+
+    def refresh_count(self, name: str) -> int:
+        return self._entry(name).refresh_count
+
+    # -- adding --------------------------------------------------------------------------------------
+
+    def put(self, cfg: OAuth2Config, token_set: TokenSet, trace: Trace | None = None) -> Token:
+        """Store a new token set under ``cfg.token_name``; an existing Token object is updated in place."""
+        name = cfg.token_name
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None:
+                entry = _Entry(cfg, Token(token_set, name, trace))
+                self._entries[name] = entry
+            else:
+                entry.config = cfg
+                entry.token.trace = trace or entry.token.trace
+                entry.token._swap(token_set)
+                entry.last_failure = None
+        self._persist(entry)
+        return entry.token
+
+    def _persist(self, entry: _Entry) -> None:
+        """Share a new login with the user's other kernels; a store that cannot be written only warns."""
+        if not entry.config.share:
+            return
+        from ._presenter import presenter
+        from .sharing import shared
+
+        try:
+            shared.save(entry.config, entry.token.token_set)
+        except StoreError as exc:
+            presenter().notice(f"The token works here but could not be shared with other kernels: {exc}")
+
+    def load_shared(self, cfg: OAuth2Config) -> Token | None:
+        """A token another kernel shared under this config (``share=True``), stored here too; else None."""
+        if not cfg.share:
+            return None
+        from .sharing import shared
+
+        token_set = shared.load(cfg)
+        if token_set is None:
+            return None
+        left = token_set.seconds_left()
+        if left is not None and left <= 0 and not token_set.refresh_token:
+            return None
+        return self.put(cfg, token_set)
+
+    # -- refreshing ----------------------------------------------------------------------------------
+
+    def current(self, name: str) -> TokenSet:
+        """The token set to send now: refreshed first when it is (nearly) expired and auto-refresh is on."""
+        entry = self._entry(name)
+        token_set = entry.token.token_set
+        leeway = entry.config.refresh_leeway
+        due = refresh_due_at(token_set, leeway)
+        if due is None or time.time() < due:
+            return token_set
+        if not entry.config.auto_refresh:
+            if token_set.seconds_left() is not None and token_set.seconds_left() <= 0:  # type: ignore[operator]
+                raise TokenExpiredError(f"Token {name!r} has expired and auto-refresh is off.",
+                                        fix=f"Refresh it with tokens.refresh({name!r}), or turn auto_refresh on.")
+            return token_set
+        left = token_set.seconds_left()
+        if not token_set.refresh_token and entry.config.grant_type != "client_credentials" and left is not None \
+                and left > 0:
+            return token_set  # nothing to renew it with: it is still valid, so use it until it expires
+        try:
+            return self._refresh(entry, only_if=lambda ts: needs_refresh(ts, leeway))
+        except OAuthError:
+            current = entry.token.token_set
+            left = current.seconds_left()
+            if left is not None and left > 0:
+                return current  # an early refresh failed; the token itself is still valid (retried after the hold)
+            raise
+
+    def refresh_after_401(self, name: str, rejected_access_token: str) -> TokenSet | None:
+        """The API refused ``rejected_access_token``: refresh once (unless someone already did)."""
+        entry = self._entry(name)
+        if not entry.config.auto_refresh:
+            return None
+        try:
+            return self._refresh(entry, only_if=lambda ts: ts.access_token == rejected_access_token)
+        except OAuthError:
+            return None
+
+    def refresh(self, name: str) -> Token:
+        """Refresh now, whatever the expiry (Postman's Refresh); returns the (updated) Token."""
+        entry = self._entry(name)
+        self._refresh(entry, only_if=None, manual=True)
+        return entry.token
+
+    def _refresh(self, entry: _Entry, *, only_if, manual: bool = False) -> TokenSet:  # type: ignore[no-untyped-def]
+        with entry.lock:
+            current = entry.token.token_set
+            if only_if is not None and not only_if(current):
+                return current  # another thread refreshed while we waited for the lock
+            if not manual and entry.last_failure is not None:
+                when, failed_for, error = entry.last_failure
+                if failed_for == current.access_token and time.monotonic() - when < FAILURE_HOLD_SECONDS:
+                    raise error
+            try:
+                new = self._obtain(entry, current, manual)
+            except OAuthError as exc:
+                entry.last_failure = (time.monotonic(), current.access_token, exc)
+                if entry.token.trace is not None:
+                    entry.token.trace.record("Refresh failed", "notebook", "user", kind="error", note=str(exc))
+                raise
+            entry.token._swap(new)
+            entry.refresh_count += 1
+            entry.last_failure = None
+        return new
+
+    def _obtain(self, entry: _Entry, current: TokenSet, manual: bool = False) -> TokenSet:
+        """A new token set; for a shared token, under the cross-process lock so a rotating refresh
+        token is never spent twice by two kernels."""
+        if not entry.config.share:
+            return self._refresh_grant(entry, current)
+        from .sharing import shared
+
+        cfg = entry.config
+        with shared.refresh_lock(cfg):
+            if not manual:
+                newer = shared.load_newer(cfg, current)  # another kernel already refreshed
+                if newer is not None:
+                    return newer
+            base = shared.load_newer(cfg, current, fresh_only=False) or current
+            new = self._refresh_grant(entry, base)
+            shared.save(cfg, new)  # saved before the lock is released
+            return new
+
+    def _refresh_grant(self, entry: _Entry, current: TokenSet) -> TokenSet:
+        from ._flows import verify_id_token
+        from .grants import client_credentials
+        from .grants.refresh import refresh as refresh_grant
+
+        name = entry.config.token_name
+        cfg = entry.config.resolved()
+        trace = entry.token.trace
+        if current.refresh_token:
+            new = refresh_grant(cfg, current, trace)
+        elif cfg.grant_type == "client_credentials":
+            new = client_credentials.fetch(cfg, trace)
+        else:
+            raise RefreshError(f"Token {name!r} has no refresh token, so it cannot be renewed without a new login.",
+                               fix=f"Log in again: %oauth_token {name} (or get_new_access_token); the old token "
+                                   "stays visible until then.")
+        return verify_id_token(cfg, new, trace=trace)
+
+    # -- revoking and forgetting ---------------------------------------------------------------------
+
+    def revoke(self, name: str) -> None:
+        """RFC 7009: revoke the refresh token, then the access token; then forget the entry."""
+        from .grants.revocation import revoke_token_set
+
+        entry = self._entry(name)
+        cfg = entry.config.resolved()
+        if not cfg.revocation_url:
+            raise RevocationError(f"Token {name!r} cannot be revoked: no revocation endpoint is configured or "
+                                  "discovered.")
+        revoke_token_set(cfg, entry.token.token_set, entry.token.trace)
+        self._forget(name, entry)
+
+    def delete(self, name: str) -> str:
+        """Forget the token here (and in the shared store); the server still honours it until it expires."""
+        entry = self._entry(name)
+        self._forget(name, entry)
+        return (f"Token {name!r} deleted from nb_oauth. It was not revoked: the server still accepts it until it "
+                f"expires (use tokens.revoke({name!r}) to revoke).")
+
+    def _forget(self, name: str, entry: _Entry) -> None:
+        with self._lock:
+            if self._entries.get(name) is entry:
+                del self._entries[name]
+        if entry.config.share:
+            from .sharing import shared
+
+            shared.remove(entry.config)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    # -- display -------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return "TokenStore(" + ", ".join(repr(t) for t in self.list()) + ")"
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for t in self.list():
+            rows.append(
+                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                    t.token_name, t.to_dict()["access_token"], t.expiry_text(),
+                    "yes" if t.refresh_token else "no", t.scope or "—")) + "</tr>")
+        head = "".join(f"<th>{h}</th>" for h in ("Token Name", "Access Token", "Expires", "Refresh token", "Scope"))
+        return f"<table class='nb-oauth-tokens'><tr>{head}</tr>{''.join(rows) or '<tr><td colspan=5>No tokens yet</td></tr>'}</table>"
+
+
+tokens = TokenStore()

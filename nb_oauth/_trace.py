@@ -1,0 +1,204 @@
+"""The steps of a flow, recorded as data with secrets masked, for teaching and for debugging.
+
+Every grant appends :class:`Step` objects to a :class:`Trace` as it goes: the authorization
+request (each parameter explained), the browser redirect, the token exchange, refreshes and
+revocations.  Values are masked when recorded, so a trace can be shown or saved as is.
+Drawing it (the sequence diagram) lives in :mod:`nb_oauth.display.trace_view`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .errors import SECRET_KEYS, mask, redact
+
+#: The actors of a flow, in diagram order.
+ACTORS = ("user", "browser", "notebook", "server", "api")
+
+#: One line on what each protocol parameter is for (shown beside it).
+PARAMETER_MEANINGS: dict[str, str] = {
+    "response_type": "what the client wants back: 'code' (then exchanged) or 'token' (implicit)",
+    "client_id": "which registered application is asking",
+    "redirect_uri": "where the server sends the browser back (the kernel-local listener)",
+    "scope": "the permissions asked for",
+    "state": "random value echoed back; a different one on return means a forged redirect (CSRF)",
+    "code_challenge": "PKCE: hash of a secret verifier; only the holder of the verifier can redeem the code",
+    "code_challenge_method": "PKCE: how the challenge was made from the verifier (S256 = SHA-256)",
+    "code_verifier": "PKCE: the secret the challenge was made from, proven at the token endpoint",
+    "nonce": "random value the ID token must repeat, so an old ID token cannot be replayed",
+    "grant_type": "which grant the token request uses",
+    "code": "the one-time authorization code, exchanged for tokens",
+    "refresh_token": "long-lived credential used to get a new access token",
+    "access_token": "the credential sent to the API",
+    "id_token": "signed statement (JWT) about who logged in",
+    "expires_in": "seconds until the access token expires",
+    "token_type": "how to send the token (Bearer: in the Authorization header)",
+    "device_code": "device flow: the secret handle the client polls with",
+    "user_code": "device flow: the short code the user types at the verification page",
+    "verification_uri": "device flow: where the user goes to enter the code",
+    "interval": "device flow: seconds to wait between polls",
+    "error": "the server's error code",
+    "error_description": "the server's explanation",
+    "iss": "RFC 9207: which server issued this response (stops mix-up attacks)",
+    "audience": "which API the token is for",
+    "resource": "RFC 8707: which API the token is for",
+    "username": "the resource owner's login (password grant)",
+    "password": "the resource owner's password (password grant; secret)",
+    "client_secret": "the client's secret (confidential clients)",
+    "token": "the token being revoked",
+    "token_type_hint": "which kind of token is being revoked",
+}
+
+
+def mask_value(key: str, value: Any) -> Any:
+    """Mask the value of a secret key; leave the rest (state and challenge are not secrets)."""
+    if key.lower() in SECRET_KEYS and key.lower() != "token_type" and value:
+        return mask(str(value))
+    return value
+
+
+def mask_pairs(pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [(k, mask_value(k, v)) for k, v in pairs]
+
+
+def mask_url(url: str) -> str:
+    """The URL with secret query and fragment parameters masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact(url)
+    query = urlencode(mask_pairs(parse_qsl(parts.query, keep_blank_values=True)))
+    fragment = urlencode(mask_pairs(parse_qsl(parts.fragment, keep_blank_values=True))) if parts.fragment else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
+
+
+@dataclass
+class Step:
+    """One arrow of the sequence diagram: who talks to whom, what was sent, what came back."""
+
+    title: str
+    source: str
+    target: str
+    kind: str = "request"  # request | redirect | response | note | error
+    method: str | None = None
+    url: str | None = None
+    params: list[tuple[str, Any]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None
+    response: dict[str, Any] | None = None
+    note: str | None = None
+    started: float = field(default_factory=time.time)
+    duration: float | None = None
+
+    def explained_params(self) -> list[tuple[str, Any, str]]:
+        return [(k, v, PARAMETER_MEANINGS.get(k, "")) for k, v in self.params]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title, "source": self.source, "target": self.target, "kind": self.kind,
+            "method": self.method, "url": self.url, "params": list(self.params), "headers": dict(self.headers),
+            "status": self.status, "response": self.response, "note": self.note,
+            "started": self.started, "duration": self.duration,
+        }
+
+
+class Trace:
+    """The ordered steps of one token's life; thread-safe, secrets masked on entry."""
+
+    def __init__(self, grant_type: str | None = None, token_name: str | None = None) -> None:
+        self.grant_type = grant_type
+        self.token_name = token_name
+        self.steps: list[Step] = []
+        self.error: str | None = None
+        self._lock = threading.Lock()
+        self._secrets: list[str] = []
+        self._ordered: list[str] | None = None
+
+    def add_secret(self, *values: str | None) -> None:
+        """Values that must never appear in the trace, whatever key they come under."""
+        self._secrets.extend(v for v in values if v and len(v) >= 4)
+        self._ordered = None
+
+    def _ordered_secrets(self) -> list[str]:
+        """The secrets longest first, as redact wants them; sorted once per change, not once per value."""
+        if self._ordered is None:
+            self._ordered = sorted({str(s) for s in self._secrets}, key=len, reverse=True)
+        return self._ordered
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, self._ordered_secrets(), ordered=True)
+        if isinstance(value, Mapping):
+            return {k: self._clean(mask_value(k, v)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._clean(v) for v in value)
+        return value
+
+    def record(
+        self,
+        title: str,
+        source: str,
+        target: str,
+        *,
+        kind: str = "request",
+        method: str | None = None,
+        url: str | None = None,
+        params: Sequence[tuple[str, Any]] | Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        status: int | None = None,
+        response: Mapping[str, Any] | None = None,
+        note: str | None = None,
+        started: float | None = None,
+        duration: float | None = None,
+    ) -> Step:
+        pairs = list(params.items()) if isinstance(params, Mapping) else list(params or [])
+        shown_headers = {k: ("•••" if k.lower() in ("authorization", "cookie") else v) for k, v in (headers or {}).items()}
+        step = Step(
+            title=title,
+            source=source,
+            target=target,
+            kind=kind,
+            method=method,
+            url=self._clean(mask_url(url)) if url else None,
+            params=[(k, self._clean(mask_value(k, v))) for k, v in pairs],
+            headers=self._clean(shown_headers),
+            status=status,
+            response=self._clean(dict(response)) if response is not None else None,
+            note=self._clean(note) if note else None,
+            started=started if started is not None else time.time(),
+            duration=duration,
+        )
+        with self._lock:
+            self.steps.append(step)
+        return step
+
+    def fail(self, message: str) -> None:
+        self.error = self._clean(message)
+        self.record("Flow failed", "notebook", "user", kind="error", note=message)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self):
+        return iter(list(self.steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grant_type": self.grant_type, "token_name": self.token_name, "error": self.error,
+                "steps": [s.to_dict() for s in self.steps]}
+
+    def __repr__(self) -> str:
+        lines = [f"Trace({self.grant_type}, {len(self.steps)} steps)"]
+        for i, s in enumerate(self.steps, 1):
+            extra = f" → {s.status}" if s.status else ""
+            lines.append(f"  {i}. {s.source} → {s.target}: {s.title}{extra}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .display.trace_view import render_html
+
+        return render_html(self)

@@ -1,0 +1,79 @@
+"""The token request every grant ends with: build (oauthlib), authenticate the client, send, check."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from urllib.parse import parse_qsl
+
+from .._presenter import presenter
+from .._token import TokenSet
+from .._trace import Trace
+from .._transport import (
+    PreparedCall,
+    apply_client_authentication,
+    parse_token_response,
+    send,
+)
+from ..config._model import OAuth2Config
+from ..errors import TokenEndpointError
+
+
+def config_secrets(cfg: OAuth2Config) -> list[str | None]:
+    return [cfg.client_secret, cfg.password, cfg.code_verifier]
+
+
+def body_pairs(encoded: str) -> list[tuple[str, str]]:
+    """oauthlib builds bodies as form strings; we keep them as pairs to add custom parameters."""
+    return parse_qsl(encoded, keep_blank_values=True)
+
+
+def audience_and_resource(cfg: OAuth2Config) -> list[tuple[str, str]]:
+    return [("audience", a) for a in cfg.audience] + [("resource", r) for r in cfg.resource]
+
+
+def request_token(
+    cfg: OAuth2Config,
+    grant_params: Sequence[tuple[str, str]],
+    *,
+    trace: Trace | None,
+    title: str,
+    url: str | None = None,
+    custom: Sequence[tuple[str, str, str]] | None = None,
+    include_audience: bool = True,
+    previous: TokenSet | None = None,
+    extra_secrets: Sequence[str | None] = (),
+    error_cls: type[TokenEndpointError] = TokenEndpointError,
+    requested_scope: str | None = None,
+) -> TokenSet:
+    """POST to the token endpoint and return the checked token set."""
+    call = PreparedCall("POST", url or cfg.access_token_url or "", list(grant_params))
+    if include_audience:
+        call.body.extend(audience_and_resource(cfg))
+    apply_client_authentication(call, cfg.client_id, cfg.client_secret, cfg.client_authentication)
+    call.add_custom(cfg.token_request_params if custom is None else custom)
+    secrets = [*config_secrets(cfg), *extra_secrets, *(previous.secrets() if previous else [])]
+    if trace is not None:
+        trace.add_secret(*[s for s in secrets if s])
+    started = time.time()
+    resp = send(call, secrets=secrets, what=title.lower())
+    scope_asked = cfg.scope if requested_scope is None else requested_scope
+    try:
+        fields, warnings = parse_token_response(resp, requested_scope=scope_asked, secrets=secrets,
+                                                error_cls=error_cls, what=title.lower())
+    except TokenEndpointError as exc:
+        if trace is not None:
+            trace.record(title, "notebook", "server", method="POST", url=call.url, params=call.body,
+                         headers=call.headers, status=resp.status, started=started, duration=resp.elapsed,
+                         response={"error": exc.error, "error_description": exc.error_description}, kind="error")
+        raise
+    token_set = TokenSet.from_response(fields, requested_scope=scope_asked, previous=previous)
+    if trace is not None:
+        trace.add_secret(*token_set.secrets())
+        shown_params = list(call.body) + ([("Authorization", "Basic (client_id:client_secret)")] if call.basic_auth else [])
+        trace.record(title, "notebook", "server", method="POST", url=call.url, params=shown_params,
+                     headers=call.headers, status=resp.status, response=fields, started=started,
+                     duration=resp.elapsed)
+    for warning in warnings:
+        presenter().notice(warning)
+    return token_set

@@ -1,0 +1,645 @@
+"""Importing the OAuth 2.0 settings of a Postman collection export (v2.0 and v2.1).
+
+Every ``auth`` block of type ``oauth2`` — collection, folder or request level — becomes one
+:class:`~nb_oauth.config._model.OAuth2Config`, keyed by its token name (Postman's ``tokenName``, else the
+name of the collection, folder or request that holds the block).  When two blocks end up with the
+same name, the later one (in the collection's order: collection, then folders and requests depth
+first) is keyed ``"Name (2)"``, ``"Name (3)"``…, and its ``token_name`` is changed to match so the
+token store uses the same key.
+
+Inheritance works as in Postman: a folder or request without ``auth`` (or with ``type: inherit``)
+uses its parent's auth; ``noauth`` (or any other auth type) stops it.  Which config each request
+ends up using is in :attr:`PostmanImport.request_auth`.
+
+``{{vars}}`` are filled at import from the collection's ``variable`` list, overridden by an optional
+Postman environment export.  Variables left unfilled stay ``{{var}}`` and are filled at use time
+from the notebook or the process environment.
+
+Nothing is silently dropped: every key that could not be mapped, every value that was refused and
+every variable left unfilled is listed in :attr:`PostmanImport.report` (also kept in
+:data:`last_import_report`).  The report names keys and variables, never their values, so it is
+safe to print even when the collection holds secrets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..config import placeholders
+from ..config._model import (
+    GRANT_TYPES,
+    SECRET_FIELDS,
+    OAuth2Config,
+    _normalise_grant_type,
+)
+from ..errors import ConfigError, redact
+
+__all__ = ["PostmanImport", "from_postman", "last_import_report", "POSTMAN_CALLBACK_HOSTS"]
+
+#: The report of the most recent :func:`from_postman` call (a list of one-line findings).
+last_import_report: list[str] = []
+
+#: Callback hosts that only reach the Postman app; a flow from a notebook can never receive them.
+POSTMAN_CALLBACK_HOSTS = ("oauth.pstmn.io", "www.getpostman.com", "getpostman.com", "oauth.getpostman.com")
+
+#: Postman key → config field, for keys whose value is plain text.
+_TEXT_KEYS: dict[str, str] = {
+    "authUrl": "auth_url",
+    "accessTokenUrl": "access_token_url",
+    "refreshTokenUrl": "refresh_token_url",
+    "clientId": "client_id",
+    "clientSecret": "client_secret",
+    "redirect_uri": "callback_url",
+    "scope": "scope",
+    "state": "state",
+    "headerPrefix": "header_prefix",
+    "code_verifier": "code_verifier",
+    "username": "username",
+    "password": "password",
+}
+
+#: Older spellings (collection v1 and early v2.0 exports) → the current key.
+_KEY_ALIASES: dict[str, str] = {
+    "callBackUrl": "redirect_uri",
+    "callbackUrl": "redirect_uri",
+    "redirectUri": "redirect_uri",
+    "grantType": "grant_type",
+    "clientAuth": "client_authentication",
+    "codeVerifier": "code_verifier",
+}
+
+_PARAM_KEYS = {"authRequestParams": "auth_request_params", "tokenRequestParams": "token_request_params",
+               "refreshRequestParams": "refresh_request_params"}
+_SEND_AS = {"request_body": "body", "request_url": "url", "request_header": "header",
+            "body": "body", "url": "url", "header": "header"}
+_ADD_TOKEN_TO = {"header": "header", "queryParams": "url"}
+_CLIENT_AUTH = {"header": "header", "body": "body"}
+_CHALLENGE = {"S256": "S256", "plain": "plain", "SHA-256": "S256", "sha256": "S256"}
+_USE_TOKEN_TYPE = {"access_token": "access_token", "id_token": "id_token"}
+
+#: Keys holding a token Postman obtained earlier: never imported (nb_oauth gets its own).
+_STORED_TOKEN_KEYS = {"accessToken", "access_token", "refreshToken", "refresh_token", "id_token", "idToken"}
+
+_POSTMAN_VAR = re.compile(r"\{\{([^{}]+)\}\}")
+_SCHEMA_VERSION = re.compile(r"/v(\d+)\.(\d+)\.(\d+)/")
+
+
+class PostmanImport(dict[str, OAuth2Config]):
+    """The configs of one collection (a plain ``dict``) plus what the import could not map.
+
+    ``report``: one line per finding (no values, so no secrets).  ``request_auth``: each request's
+    path → the token name it uses (``None`` for no OAuth 2.0 auth).  ``source``: the file read.
+    """
+
+    def __init__(self, configs: Mapping[str, OAuth2Config] | None = None, *, source: str = "",
+                 report: list[str] | None = None, request_auth: dict[str, str | None] | None = None) -> None:
+        super().__init__(configs or {})
+        self.source = source
+        self.report: list[str] = list(report or [])
+        self.request_auth: dict[str, str | None] = dict(request_auth or {})
+
+    @property
+    def used_by(self) -> dict[str, list[str]]:
+        """Token name → the requests that use it (through their own auth or inheritance)."""
+        out: dict[str, list[str]] = {name: [] for name in self}
+        for request, name in self.request_auth.items():
+            if name is not None:
+                out.setdefault(name, []).append(request)
+        return out
+
+    def _summary(self, name: str, cfg: OAuth2Config) -> str:
+        url = cfg.auth_url if cfg.grant_type == "implicit" else cfg.access_token_url
+        return f"{name!r}: {cfg.grant_type}" + (f", {url}" if url else "")
+
+    def __repr__(self) -> str:
+        lines = [f"PostmanImport({self.source or 'collection'}: {len(self)} OAuth 2.0 config"
+                 f"{'' if len(self) == 1 else 's'})"]
+        lines += [f"  {self._summary(name, cfg)}" for name, cfg in self.items()]
+        if self.report:
+            lines.append("Not imported as is:")
+            lines += [f"  - {line}" for line in self.report]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td><code>{esc(name)}</code></td><td>{esc(cfg.grant_type)}</td>"
+            f"<td>{esc(cfg.access_token_url or '')}</td><td>{esc(cfg.auth_url or '')}</td>"
+            f"<td>{esc(', '.join(self.used_by.get(name, [])))}</td></tr>"
+            for name, cfg in self.items()
+        )
+        table = ("<table><tr><th>Token name</th><th>Grant type</th><th>Access Token URL</th><th>Auth URL</th>"
+                 f"<th>Used by</th></tr>{rows}</table>")
+        report = ""
+        if self.report:
+            items = "".join(f"<li>{esc(line)}</li>" for line in self.report)
+            report = f"<details open><summary>Not imported as is ({len(self.report)})</summary><ul>{items}</ul></details>"
+        return f"<div><b>Postman import</b> {esc(self.source)}: {len(self)} OAuth 2.0 config(s){table}{report}</div>"
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def _describe(source: Any) -> str:
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    return "the collection given as a dict"
+
+
+def _load_json(source: str | os.PathLike[str] | Mapping[str, Any], what: str) -> tuple[Any, str]:
+    """The parsed JSON and a name for messages; a mapping is taken as already parsed."""
+    if isinstance(source, Mapping):
+        return source, _describe(source)
+    name = _describe(source)
+    try:
+        text = Path(source).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the Postman {what} {name!r}: {exc.strerror or exc}.",
+                          fix=f"Check the path of the exported {what} file.") from None
+    try:
+        return json.loads(text), name
+    except ValueError as exc:
+        raise ConfigError(f"The Postman {what} {name!r} is not valid JSON ({exc}).",
+                          fix=f"Export the {what} again from Postman (… → Export) and pass that file.") from None
+
+
+def _collection_root(data: Any, name: str, report: list[str]) -> dict[str, Any]:
+    """The collection object, checked to be a v2.0 or v2.1 export."""
+    if isinstance(data, Mapping) and isinstance(data.get("collection"), Mapping) and "info" not in data:
+        data = data["collection"]  # the Postman API wraps exports as {"collection": {...}}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{name!r} is not a Postman collection (the JSON is a {type(data).__name__}, not an object).",
+                          fix="Export the collection from Postman as Collection v2.1 and pass that file.")
+    if "values" in data and "info" not in data:
+        raise ConfigError(f"{name!r} is a Postman environment export, not a collection.",
+                          fix="Pass it as environment=..., and the collection export as the first argument.")
+    info = data.get("info")
+    if not isinstance(info, Mapping):
+        legacy = " (it looks like the old v1 format)" if "requests" in data or "order" in data else ""
+        raise ConfigError(f"{name!r} is not a Postman collection v2.0/v2.1 export: it has no 'info' object{legacy}.",
+                          fix="Export the collection from Postman as Collection v2.1 and pass that file.")
+    schema = info.get("schema")
+    if not schema:
+        report.append(f"{name}: info.schema is missing; read as a v2.1 collection")
+    else:
+        match = _SCHEMA_VERSION.search(str(schema))
+        if not match or match.group(1) != "2" or match.group(2) not in ("0", "1"):
+            raise ConfigError(f"{name!r} uses the collection schema {schema!r}, which nb_oauth does not read.",
+                              fix="Export the collection from Postman as Collection v2.1 (or v2.0).")
+    if not isinstance(data.get("item", []), list):
+        raise ConfigError(f"{name!r} is not a valid Postman collection: 'item' is not a list.",
+                          fix="Export the collection from Postman as Collection v2.1 and pass that file.")
+    return dict(data)
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    return None
+
+
+def _collection_variables(data: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in data.get("variable") or []:
+        if not isinstance(item, Mapping) or item.get("disabled") is True:
+            continue
+        key = item.get("key", item.get("id"))
+        value = _scalar_text(item.get("value"))
+        if isinstance(key, str) and key and value is not None:
+            out[key] = value
+    return out
+
+
+def _environment_variables(environment: Any) -> dict[str, str]:
+    """Variables of a Postman environment export (path or parsed), or of a plain name → value mapping."""
+    data, name = _load_json(environment, "environment")
+    if isinstance(data, Mapping) and "values" not in data and "info" not in data:
+        return {str(k): v for k, v in ((k, _scalar_text(v)) for k, v in data.items()) if v is not None}
+    if not isinstance(data, Mapping) or not isinstance(data.get("values"), list):
+        raise ConfigError(f"{name!r} is not a Postman environment export (no 'values' list).",
+                          fix="Export the environment from Postman (Environments → … → Export) and pass that file.")
+    out: dict[str, str] = {}
+    for item in data["values"]:
+        if not isinstance(item, Mapping) or item.get("enabled") is False:
+            continue
+        key, value = item.get("key"), _scalar_text(item.get("value"))
+        if isinstance(key, str) and key and value is not None:
+            out[key] = value
+    return out
+
+
+# -- variables --------------------------------------------------------------------------------------
+
+
+class _Filler:
+    """Fills Postman ``{{vars}}``, remembering the names it could not fill."""
+
+    def __init__(self, variables: Mapping[str, str]) -> None:
+        self.variables = variables
+        self.unfilled: set[str] = set()
+
+    def text(self, value: str) -> str:
+        for _ in range(10):  # variables may refer to variables; stop on cycles
+            filled = _POSTMAN_VAR.sub(self._replace, value)
+            if filled == value:
+                break
+            value = filled
+        self.unfilled.update(m.group(1) for m in _POSTMAN_VAR.finditer(value))
+        return value
+
+    def _replace(self, match: re.Match[str]) -> str:
+        name = match.group(1)
+        for key in (name, name.strip()):
+            if key in self.variables:
+                return self.variables[key]
+        return match.group(0)
+
+    def deep(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.deep(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.deep(v) for v in value]
+        return value
+
+
+def _unfilled_findings(where: str, names: Iterable[str]) -> list[str]:
+    out = []
+    for name in sorted(names):
+        if name.strip().startswith("$"):
+            out.append(f"{where}: {{{{{name}}}}} is a Postman dynamic variable, which nb_oauth does not generate; "
+                       "replace it with a value")
+        elif placeholders.PLACEHOLDER.fullmatch("{{" + name + "}}"):
+            out.append(f"{where}: {{{{{name}}}}} is not set in the collection or environment; it stays a "
+                       "placeholder, filled at use time from the notebook or the process environment")
+        else:
+            out.append(f"{where}: {{{{{name}}}}} is not set, and its name cannot be filled at use time "
+                       "(use letters, digits, _ . -); rename the variable or set it in the environment export")
+    return out
+
+
+# -- one auth block ---------------------------------------------------------------------------------
+
+
+def _auth_attributes(auth: Mapping[str, Any], where: str, report: list[str]) -> dict[str, Any]:
+    """The ``oauth2`` attributes as key → value, from v2.1's list or v2.0's object."""
+    raw = auth.get("oauth2")
+    if raw is None:
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    if isinstance(raw, list):
+        out: dict[str, Any] = {}
+        for item in raw:
+            if isinstance(item, Mapping) and isinstance(item.get("key"), str):
+                out[item["key"]] = item.get("value")
+            else:
+                report.append(f"{where}: an oauth2 attribute without a key was skipped")
+        return out
+    report.append(f"{where}: the oauth2 attributes are a {type(raw).__name__}, not a list or object; "
+                  "the block was read as empty")
+    return {}
+
+
+def _text(value: Any) -> str | None:
+    """Text for an optional field: numbers become text, empty strings and other shapes become None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _custom_params(key: str, value: Any, where: str, report: list[str]) -> list[tuple[str, str, str]]:
+    if value in (None, "", []):
+        return []
+    if not isinstance(value, list):
+        report.append(f"{where}: key {key!r} not mapped (expected a list of parameters, got {type(value).__name__})")
+        return []
+    out = []
+    for i, item in enumerate(value, 1):
+        if not isinstance(item, Mapping):
+            report.append(f"{where}: {key} entry {i} skipped (not a key/value object)")
+            continue
+        if item.get("enabled") is False or item.get("disabled") is True:
+            continue
+        name = _text(item.get("key"))
+        if not name:
+            report.append(f"{where}: {key} entry {i} skipped (empty key)")
+            continue
+        send_as = _SEND_AS.get(str(item.get("send_as", item.get("sendAs", "request_body"))))
+        if send_as is None:
+            report.append(f"{where}: {key} parameter {name!r} skipped (send_as {item.get('send_as')!r} "
+                          "is not request_body, request_url or request_header)")
+            continue
+        val = item.get("value")
+        text = "" if val is None else _scalar_text(val)
+        if text is None:
+            report.append(f"{where}: {key} parameter {name!r} skipped (its value is not text)")
+            continue
+        out.append((name, text, send_as))
+    return out
+
+
+def _uri_list(key: str, value: Any, where: str, report: list[str]) -> list[str]:
+    """Audience/resource in the shapes Postman versions stored: text, list, {id: uri} or [{key, value}]."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [v for v in re.split(r"[\s,]+", value) if v]
+    if isinstance(value, Mapping):
+        if "value" in value:
+            return _uri_list(key, value["value"], where, report)
+        return [u for v in value.values() for u in _uri_list(key, v, where, report)]
+    if isinstance(value, list):
+        out: list[str] = []
+        for item in value:
+            if isinstance(item, Mapping) and (item.get("enabled") is False or item.get("disabled") is True):
+                continue
+            out += _uri_list(key, item, where, report)
+        return out
+    report.append(f"{where}: key {key!r} not mapped (a {type(value).__name__}, not a URI or list of URIs)")
+    return []
+
+
+def _is_postman_callback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    return host in POSTMAN_CALLBACK_HOSTS
+
+
+def _generic_field(key: str) -> dataclasses.Field[Any] | None:
+    """The config field a key names once case and separators are ignored (``autoRefresh`` → ``auto_refresh``)."""
+    wanted = re.sub(r"[^a-z0-9]", "", key.lower())
+    for f in dataclasses.fields(OAuth2Config):
+        if f.name.replace("_", "") == wanted:
+            return f
+    return None
+
+
+#: Settings that weaken a check: a shared collection must not switch them for the user.
+_USER_ONLY_FIELDS = frozenset({"allow_insecure_http", "validate_id_token"})
+
+
+def _map_generic(key: str, value: Any, where: str, report: list[str], kwargs: dict[str, Any]) -> bool:
+    f = _generic_field(key)
+    if f is None or f.name in kwargs:
+        return False
+    if f.name in _USER_ONLY_FIELDS:
+        report.append(f"{where}: key {key!r} not mapped (it relaxes a security check, so only the notebook "
+                      f"may set {f.name}, per config)")
+        return True
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if isinstance(default, bool) or f.name == "authorize_using_browser":
+        flag = _flag(value)
+        if flag is None:
+            report.append(f"{where}: key {key!r} not mapped (expected true or false)")
+        else:
+            kwargs[f.name] = flag
+        return True
+    if isinstance(default, str) or "str" in str(f.type):
+        text = _text(value)
+        if text is not None:
+            kwargs[f.name] = text
+        return True
+    return False
+
+
+def _map_choice(key: str, value: Any, table: Mapping[str, str], field: str, where: str,
+                report: list[str], kwargs: dict[str, Any]) -> None:
+    text = _text(value)
+    if text is None:
+        return
+    if text in table:
+        kwargs[field] = table[text]
+    else:
+        allowed = ", ".join(repr(k) for k in table)
+        report.append(f"{where}: key {key!r} not mapped (value {text!r} is not one of {allowed}; "
+                      f"{field} keeps its default)")
+
+
+def _map_attributes(attrs: Mapping[str, Any], where: str, report: list[str]) -> tuple[dict[str, Any], str | None]:
+    """Config keyword arguments and Postman's ``tokenName`` from one block's (filled) attributes."""
+    kwargs: dict[str, Any] = {}
+    token_name: str | None = None
+    for raw_key, value in attrs.items():
+        key = _KEY_ALIASES.get(raw_key, raw_key)
+        if key in _TEXT_KEYS:
+            text = _text(value)
+            if text is None and value not in (None, "") and not isinstance(value, str):
+                report.append(f"{where}: key {raw_key!r} not mapped (expected text, got {type(value).__name__})")
+            elif text is not None:
+                kwargs[_TEXT_KEYS[key]] = text
+        elif key == "grant_type":
+            kwargs["grant_type"] = value
+        elif key == "tokenName":
+            token_name = _text(value)
+        elif key == "addTokenTo":
+            _map_choice(raw_key, value, _ADD_TOKEN_TO, "add_token_to", where, report, kwargs)
+        elif key == "client_authentication":
+            _map_choice(raw_key, value, _CLIENT_AUTH, "client_authentication", where, report, kwargs)
+        elif key == "challengeAlgorithm":
+            _map_choice(raw_key, value, _CHALLENGE, "code_challenge_method", where, report, kwargs)
+        elif key == "useBrowser":
+            flag = _flag(value)
+            if flag is None and value not in (None, ""):
+                report.append(f"{where}: key {raw_key!r} not mapped (expected true or false)")
+            elif flag:
+                kwargs["authorize_using_browser"] = True
+            # False means Postman's own pop-up window; nb_oauth's nearest is its default (None).
+        elif key in _PARAM_KEYS:
+            kwargs[_PARAM_KEYS[key]] = _custom_params(raw_key, value, where, report)
+        elif key in ("audience", "resource"):
+            kwargs[key] = _uri_list(raw_key, value, where, report)
+        elif key == "tokenType":
+            text = _text(value)
+            if text in _USE_TOKEN_TYPE:
+                kwargs["use_token_type"] = _USE_TOKEN_TYPE[text]
+            elif text is not None:
+                report.append(f"{where}: key 'tokenType' not mapped (the type of a token Postman stored; "
+                              "nb_oauth reads it from each token response)")
+        elif key in _STORED_TOKEN_KEYS:
+            if value not in (None, ""):
+                report.append(f"{where}: key {raw_key!r} not mapped (a token Postman obtained earlier; "
+                              "nb_oauth gets its own, so it is not imported)")
+        elif not _map_generic(raw_key, value, where, report, kwargs):
+            report.append(f"{where}: key {raw_key!r} not mapped (nb_oauth has no equivalent setting)")
+    return kwargs, token_name
+
+
+def _drop_postman_callback(kwargs: dict[str, Any], where: str, report: list[str]) -> None:
+    url = kwargs.get("callback_url")
+    if url and _is_postman_callback(url):
+        del kwargs["callback_url"]
+        report.append(f"{where}: redirect_uri {url} only reaches the Postman app, so Callback URL was left empty "
+                      "(nb_oauth's kernel-local listener, http://127.0.0.1:<port>/callback); register that "
+                      "callback with the provider, or set callback_url to a fixed loopback URL")
+
+
+def _build(kwargs: dict[str, Any], where: str, report: list[str]) -> OAuth2Config | None:
+    """The config; a value the config refuses is dropped (and reported), the rest is kept."""
+    secrets = [kwargs.get(name) for name in SECRET_FIELDS]
+    try:
+        return OAuth2Config(**kwargs)
+    except ConfigError:
+        pass
+    base = {"token_name": kwargs["token_name"], "grant_type": kwargs["grant_type"]}
+    for name in [n for n in kwargs if n not in base]:
+        try:
+            OAuth2Config(**base, **{name: kwargs[name]})
+        except ConfigError as exc:
+            del kwargs[name]
+            report.append(f"{where}: {name} was not imported: {redact(str(exc), secrets)}")
+    try:
+        return OAuth2Config(**kwargs)
+    except ConfigError as exc:
+        report.append(f"{where}: the OAuth 2.0 settings were not imported: {redact(str(exc), secrets)}")
+        return None
+
+
+def _check_grant(kwargs: dict[str, Any], where: str, report: list[str]) -> bool:
+    grant = kwargs.get("grant_type")
+    if grant is None or grant == "":
+        kwargs["grant_type"] = "authorization_code"  # Postman's default grant
+        return True
+    try:
+        kwargs["grant_type"] = _normalise_grant_type(grant)
+        return True
+    except ConfigError:
+        shown = grant if isinstance(grant, str) else type(grant).__name__
+        report.append(f"{where}: key 'grant_type' not mapped (value {shown!r} is not one of "
+                      f"{', '.join(GRANT_TYPES)}); this OAuth 2.0 block was not imported")
+        return False
+
+
+# -- the walk ---------------------------------------------------------------------------------------
+
+
+class _Importer:
+    """Walks a collection, turning every oauth2 block into a config and tracking inheritance."""
+
+    _NONE = object()
+
+    def __init__(self, filler: _Filler, report: list[str]) -> None:
+        self.filler = filler
+        self.report = report
+        self.configs: dict[str, OAuth2Config] = {}
+        self.request_auth: dict[str, str | None] = {}
+
+    def block(self, auth: Mapping[str, Any], where: str, owner_name: str) -> str | None:
+        """Import one oauth2 block; its key in the result, or None when it could not be imported."""
+        self.filler.unfilled = set()
+        attrs = self.filler.deep(_auth_attributes(auth, where, self.report))
+        self.report.extend(_unfilled_findings(where, self.filler.unfilled))
+        kwargs, token_name = _map_attributes(attrs, where, self.report)
+        if not _check_grant(kwargs, where, self.report):
+            return None
+        _drop_postman_callback(kwargs, where, self.report)
+        key = self._unique(token_name or owner_name.strip() or "oauth2", where)
+        kwargs["token_name"] = key
+        cfg = _build(kwargs, where, self.report)
+        if cfg is None:
+            return None
+        self.configs[key] = cfg
+        return key
+
+    def _unique(self, name: str, where: str) -> str:
+        if name not in self.configs:
+            return name
+        n = 2
+        while f"{name} ({n})" in self.configs:
+            n += 1
+        self.report.append(f"{where}: token name {name!r} is already used by another block; "
+                           f"imported as {name + f' ({n})'!r}")
+        return f"{name} ({n})"
+
+    def resolve(self, auth: Any, inherited: Any, where: str, owner_name: str) -> Any:
+        """The auth in effect at this level: a config key, ``_NONE``, or the parent's."""
+        if auth is None:
+            return inherited
+        if not isinstance(auth, Mapping):
+            self.report.append(f"{where}: 'auth' is not an object; treated as inherit")
+            return inherited
+        kind = auth.get("type")
+        if kind in (None, "", "inherit"):
+            return inherited
+        if kind == "oauth2":
+            key = self.block(auth, where, owner_name)
+            return key if key is not None else self._NONE
+        return self._NONE  # noauth, or another auth type: OAuth 2.0 stops here
+
+    def walk(self, items: list[Any], inherited: Any, path: str) -> None:
+        for index, item in enumerate(items, 1):
+            if not isinstance(item, Mapping):
+                self.report.append(f"{path}: item {index} is not an object; skipped")
+                continue
+            name = str(item.get("name") or f"item {index}")
+            where = f"{path}/{name}"
+            if isinstance(item.get("item"), list):
+                self.walk(item["item"], self.resolve(item.get("auth"), inherited, where, name), where)
+                continue
+            request = item.get("request")
+            auth = request.get("auth") if isinstance(request, Mapping) else None
+            if auth is None:
+                auth = item.get("auth")
+            effective = self.resolve(auth, inherited, where, name)
+            self.request_auth[self._unique_path(where)] = None if effective is self._NONE else effective
+
+    def _unique_path(self, where: str) -> str:
+        if where not in self.request_auth:
+            return where
+        n = 2
+        while f"{where} ({n})" in self.request_auth:
+            n += 1
+        return f"{where} ({n})"
+
+
+def from_postman(
+    path: str | os.PathLike[str] | Mapping[str, Any],
+    environment: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> PostmanImport:
+    """Every OAuth 2.0 auth block of a Postman collection export (v2.0/v2.1), as configs keyed by token name.
+
+    ``environment``: a Postman environment export (path or parsed JSON) or a plain name → value
+    mapping; its variables override the collection's.  Raises :class:`ConfigError` for a file that
+    is not a readable v2.0/v2.1 collection; anything else that cannot be mapped goes to the report.
+    """
+    last_import_report.clear()
+    report: list[str] = []
+    data, name = _load_json(path, "collection")
+    collection = _collection_root(data, name, report)
+    variables = _collection_variables(collection)
+    if environment is not None:
+        variables.update(_environment_variables(environment))
+    importer = _Importer(_Filler(variables), report)
+    info = collection.get("info") or {}
+    title = str(info.get("name") or "collection")
+    top = importer.resolve(collection.get("auth"), _Importer._NONE, title, title)
+    importer.walk(collection.get("item") or [], top, title)
+    source = Path(name).name if isinstance(path, str | os.PathLike) else name
+    last_import_report[:] = report
+    return PostmanImport(importer.configs, source=source, report=report, request_auth=importer.request_auth)

@@ -1,0 +1,537 @@
+"""The configuration form and token manager: Postman's OAuth 2.0 panel as ipywidgets.
+
+``%oauth_token`` with no argument and ``nb_oauth.form(**fields)`` show it::
+
+    from nb_oauth.notebook.form import TokenForm
+    form = TokenForm(grant_type="client_credentials", access_token_url="https://idp.example/token")
+    form                      # or display(form.widget())
+    form.config()             # the OAuth2Config the fields describe
+
+The form never blocks the kernel: "Get New Access Token" starts the flow in a background
+thread, the kernel-local listener finishes it there, and the widgets are updated from that
+thread.  Secrets are never left in a widget (saved widget state would write them to disk) and
+tokens are only ever shown masked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import html
+import re
+import threading
+import time
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import ipywidgets as widgets
+
+from .._flows import PendingFlow, start_flow
+from .._presenter import use_presenter
+from .._store import TokenStore, tokens
+from .._token import Token
+from ..config import placeholders
+from ..config._model import REDIRECT_GRANTS, OAuth2Config, check_url, is_loopback_host
+from ..errors import ConfigError, FlowCancelledError, FlowTimeoutError, OAuthError
+from ..grants._token_request import config_secrets
+from ..oidc import discovery
+from ..redirect.listener import callback_timeout
+from .form_fields import LABELS, FieldRow, heading, make_row, on_change, section
+from .form_frontend import LoginButton
+from .form_status import StatusArea
+from .form_tokens import AvailableTokens, TokenManager
+
+__all__ = ["TokenForm"]
+
+CONFIGURE = ("token_name", "grant_type", "issuer", "callback_url", "authorize_using_browser", "auth_url",
+             "access_token_url", "device_authorization_url", "username", "password", "client_id", "client_secret",
+             "code_challenge_method", "code_verifier", "scope", "state", "client_authentication")
+ADVANCED = ("refresh_token_url", "revocation_url", "auth_request_params", "token_request_params",
+            "refresh_request_params", "audience", "resource", "allow_insecure_http")
+CURRENT = ("add_token_to", "header_prefix", "auto_refresh", "share", "use_token_type")
+#: Current Token settings that also change the selected stored token at once (read when it is used).
+LIVE_SETTINGS = ("add_token_to", "header_prefix", "auto_refresh", "use_token_type")
+OPENS_A_PAGE = REDIRECT_GRANTS | {"device_code"}
+MAIN_BUTTON = "Get New Access Token"
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One press of Get New Access Token, from the click to the token (or the error)."""
+
+    config: OAuth2Config
+    opener: LoginButton | None = None  # the button whose click opened a tab, if it did
+    flow: PendingFlow | None = None
+    authorization_url: str | None = None
+    deadline: float = 0.0
+    asked_paste: bool = False
+    pasted: str | None = None
+    token: Token | None = None
+    error: OAuthError | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    paste_event: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class FormPresenter:
+    """How the core's flow talks to the person at the form (see :class:`nb_oauth._presenter.Presenter`)."""
+
+    def __init__(self, form: TokenForm, attempt: Attempt) -> None:
+        self.form = form
+        self.attempt = attempt
+
+    @property
+    def current(self) -> bool:
+        return self.form._attempt is self.attempt
+
+    def authorization_url(self, url: str, *, deadline: float, opened: bool, cancel_url: str | None) -> None:
+        self.attempt.authorization_url, self.attempt.deadline = url, deadline
+        if self.current:
+            self.form.status.waiting_for_login(url, deadline, opened=opened or self.attempt.opener is not None)
+        self._send_tab(url)
+
+    def device_code(self, verification_uri: str, user_code: str, *, complete_uri: str | None,
+                    deadline: float, opened: bool) -> None:
+        self.attempt.deadline = deadline
+        if self.current:
+            self.form.status.device_code(verification_uri, user_code, complete_uri, deadline,
+                                         opened=opened or self.attempt.opener is not None)
+        self._send_tab(complete_uri or verification_uri)
+
+    def _send_tab(self, url: str) -> None:
+        """The tab the click opened gets the page; a superseded attempt's tab is closed instead."""
+        opener = self.attempt.opener
+        if opener is None:
+            return
+        if self.current and not self.attempt.cancelled.is_set():
+            opener.navigate(url)
+        else:
+            opener.close_window()
+
+    def ask_redirected_url(self, authorization_url: str) -> str | None:
+        """Runs in the flow's thread: wait for the user to paste the address (or cancel, or time out)."""
+        self.attempt.asked_paste = True
+        if not self.attempt.authorization_url:  # in paste mode the link may come only with this request
+            redirect = self.attempt.flow.redirect if self.attempt.flow is not None else None
+            deadline = getattr(redirect, "deadline", 0.0) or time.time() + callback_timeout()
+            self.authorization_url(authorization_url, deadline=deadline, opened=False, cancel_url=None)
+        if self.current:
+            self.form.status.paste_mode()
+        left = (self.attempt.deadline or time.time() + 300) - time.time()
+        self.attempt.paste_event.wait(timeout=max(1.0, left))
+        return self.attempt.pasted
+
+    def notice(self, message: str) -> None:
+        if self.current:
+            self.form.status.notice(message)
+
+    def finished(self) -> None:
+        pass
+
+
+class TokenForm:
+    """Postman's "Configure New Token", "Advanced Options", Available Tokens and Manage Tokens.
+
+    ``TokenForm(**fields)`` or ``TokenForm(config=cfg)`` prefill it; ``var`` names the notebook
+    variable the token in use is bound to (default: the token's name); ``namespace`` is where
+    that variable lives (default: the IPython user namespace).
+    """
+
+    def __init__(self, config: OAuth2Config | None = None, *, var: str = "",
+                 namespace: MutableMapping[str, Any] | None = None, store: TokenStore | None = None,
+                 **fields: Any) -> None:
+        _check_field_names(fields)
+        self.store = store if store is not None else tokens
+        self.namespace = namespace if namespace is not None else _user_namespace()
+        self._attempt: Attempt | None = None
+        self._threads: list[threading.Thread] = []
+        self._loading = False
+        self._base, values, problem = _prefill(config, fields)
+        self.rows: dict[str, FieldRow] = {name: make_row(name) for name in (*CONFIGURE, *ADVANCED, *CURRENT)}
+        self._build_widgets(var)
+        self.set(**values)
+        self._wire()
+        self._update_visibility()
+        if problem is not None:
+            self._show_config_error(problem)
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def _build_widgets(self, var: str) -> None:
+        self.discover_button = widgets.Button(description="Discover", icon="search",
+                                              layout=widgets.Layout(width="auto", flex="0 0 auto"),
+                                              tooltip="Fill the empty URLs from the issuer's discovery document")
+        self.discover_button.add_class("nb-oauth-discover")
+        self.discover_note = widgets.HTML("")
+        self.discover_note.add_class("nb-oauth-discover-note")
+        issuer = self.rows["issuer"]
+        issuer.box.children = (widgets.HBox([issuer.control, self.discover_button]), issuer.error, self.discover_note)
+        self.button = LoginButton(description=MAIN_BUTTON, button_class="nb-oauth-get-token",
+                                  tooltip="Run the grant and keep the token under its Token Name")
+        self.button.add_class("nb-oauth-get-token-widget")
+        self.status = StatusArea(on_cancel=self.cancel, on_paste=self._paste)
+        self.available = AvailableTokens(self.store, self.namespace, var, on_select=self._load_current_settings)
+        self.manager = TokenManager(self.store, self._background, on_change=self.available.reload)
+        r = self.rows
+        configure = widgets.VBox([r[n].box for n in CONFIGURE])
+        configure.add_class("nb-oauth-configure")
+        advanced = widgets.VBox([
+            r["refresh_token_url"].box, r["revocation_url"].box,
+            r["auth_request_params"].box, r["token_request_params"].box, r["refresh_request_params"].box,
+            heading("Audience and Resource"), r["audience"].box, r["resource"].box, r["allow_insecure_http"].box,
+        ])
+        advanced.add_class("nb-oauth-advanced")
+        self.tabs = widgets.Tab(children=[configure, advanced])
+        self.tabs.set_title(0, "Configuration Options")
+        self.tabs.set_title(1, "Advanced Options")
+        current = section("Current Token", [self.available.box, *[r[n] for n in CURRENT]], "nb-oauth-current")
+        new = section("Configure New Token", [self.tabs], "nb-oauth-new-token")
+        manage = section("Manage Tokens", [self.manager.box], "nb-oauth-manage")
+        self._root = widgets.VBox([widgets.HTML("<h3 style='margin:0'>OAuth 2.0</h3>"), current, new,
+                                   widgets.HBox([self.button]), self.status.box, manage],
+                                  layout=widgets.Layout(max_width="720px"))
+        self._root.add_class("nb-oauth-form")
+
+    def _wire(self) -> None:
+        self.button.on_press(self._pressed_by(self.button))
+        self.status.retry.on_press(self._pressed_by(self.status.retry))
+        self.discover_button.on_click(lambda _b: self.discover())
+        watched = [self.rows["grant_type"], self.rows["authorize_using_browser"], self.rows["add_token_to"]]
+        on_change(watched, lambda _c: self._update_visibility())
+        for name in LIVE_SETTINGS:
+            self.rows[name].control.observe(lambda change, n=name: self._apply_setting(n, change["new"]),
+                                            names="value")
+
+    def widget(self) -> widgets.VBox:
+        """The form, to display (``display(form.widget())``)."""
+        return self._root
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self._root._repr_mimebundle_(**kwargs)
+
+    # -- fields -------------------------------------------------------------------------------------
+
+    def set(self, **fields: Any) -> None:
+        """Fill fields by config name (no check yet: :meth:`config` checks)."""
+        _check_field_names(fields)
+        for name, value in fields.items():
+            if name in self.rows:
+                self.rows[name].set(value)
+
+    def config(self) -> OAuth2Config:
+        """The :class:`OAuth2Config` the fields describe; a :class:`ConfigError` says what to fix."""
+        grant = self.rows["grant_type"].get()
+        values: dict[str, Any] = {}
+        for name, row in self.rows.items():
+            values[name] = row.get() if row.applies_to(grant) else getattr(self._base, name)
+        if values["add_token_to"] != "header":
+            values["header_prefix"] = self._base.header_prefix
+        values["header_prefix"] = values["header_prefix"] or ""
+        values["token_name"] = values["token_name"] or ""
+        return dataclasses.replace(self._base, **values)
+
+    def visible_fields(self) -> list[str]:
+        return [name for name, row in self.rows.items() if row.visible]
+
+    def _update_visibility(self) -> None:
+        grant = self.rows["grant_type"].get()
+        for row in self.rows.values():
+            row.show(row.applies_to(grant))
+        self.rows["header_prefix"].show(self.rows["add_token_to"].get() == "header")
+        browser = self.rows["authorize_using_browser"].control.value
+        opens = grant in OPENS_A_PAGE and bool(browser)
+        self.button.opens_window = self.status.retry.opens_window = opens
+
+    def _clear_field_errors(self) -> None:
+        for row in self.rows.values():
+            row.clear_error()
+
+    def _show_config_error(self, exc: OAuthError) -> None:
+        self.status.error(exc)
+        for name in fields_named_in(str(exc), self.rows):
+            self.rows[name].show_error(str(exc))
+
+    # -- Get New Access Token ---------------------------------------------------------------------
+
+    def _pressed_by(self, button: LoginButton | None) -> Callable[[dict[str, Any]], None]:
+        return lambda frontend: self.get_new_access_token(frontend, _button=button)
+
+    def click(self) -> None:
+        """Press Get New Access Token (as a script or test would)."""
+        self.button.click()
+
+    def get_new_access_token(self, frontend: dict[str, Any] | None = None, *,
+                             _button: LoginButton | None = None) -> Attempt | None:
+        """Start the grant with the fields as they are; the rest happens in the background."""
+        frontend = frontend or {}
+        opener = _button if frontend.get("window_opened") else None
+        self._clear_field_errors()
+        try:
+            cfg = self.config()
+            precheck(cfg, self.namespace)
+        except ConfigError as exc:
+            if opener is not None:
+                opener.close_window()
+            self._show_config_error(exc)
+            return None
+        self.cancel()
+        attempt = Attempt(cfg, opener=opener)
+        self._attempt = attempt
+        self.status.working("Starting…")
+        self._background(lambda: self._run(attempt), f"nb_oauth-form-{cfg.token_name}")
+        return attempt
+
+    def _run(self, attempt: Attempt) -> None:
+        """In a worker thread: resolve (maybe discover), open the listener, then let the flow finish."""
+        try:
+            with use_presenter(FormPresenter(self, attempt)):
+                flow = start_flow(attempt.config, variables=self.namespace,
+                                  open_browser=False if attempt.opener is not None else None)
+                attempt.flow = flow
+                if attempt.cancelled.is_set():
+                    flow.cancel()
+                if flow.redirect is None and self._attempt is attempt:
+                    self.status.working(_direct_grant_text(attempt.config))
+                flow.run_in_background(lambda token, error: self._finished(attempt, token, error))
+        except OAuthError as exc:
+            self._finished(attempt, None, exc)
+        except Exception as exc:  # the form must show every failure, never a traceback
+            self._finished(attempt, None, OAuthError(f"Unexpected failure: {type(exc).__name__}: {exc}",
+                                                     secrets=config_secrets(attempt.config)))
+
+    def _finished(self, attempt: Attempt, token: Token | None, error: OAuthError | None) -> None:
+        failure = _explained(attempt, error) if error is not None or token is None else None
+        attempt.token, attempt.error = token, failure
+        try:
+            if self._attempt is not attempt:
+                return
+            if failure is not None:
+                if attempt.opener is not None and attempt.authorization_url is None:
+                    attempt.opener.close_window()
+                self.status.error(failure)
+                if isinstance(failure, ConfigError):
+                    self._show_config_error(failure)
+                return
+            assert token is not None
+            var = self.available.bind(token.token_name or attempt.config.token_name)
+            self.manager.reload()
+            self.status.success(token, var)
+        finally:
+            attempt.done.set()
+
+    def cancel(self) -> None:
+        """Stop waiting for the current login (Cancel button)."""
+        attempt = self._attempt
+        if attempt is None or attempt.done.is_set():
+            return
+        attempt.cancelled.set()
+        attempt.paste_event.set()
+        if attempt.flow is not None:
+            attempt.flow.cancel()
+
+    def _paste(self, url: str) -> None:
+        """The user pasted the address the browser landed on."""
+        attempt = self._attempt
+        redirect = attempt.flow.redirect if attempt is not None and attempt.flow is not None else None
+        if attempt is None or attempt.done.is_set() or redirect is None:
+            self.status.paste_problem("No login is waiting for a redirect. Click Get New Access Token first.")
+            return
+        if not carries_state(url, redirect.state):
+            self.status.paste_problem("That address does not carry this login's state. Paste the full address "
+                                      "the browser shows after logging in, from this attempt.")
+            return
+        if attempt.asked_paste:
+            attempt.pasted = url
+            attempt.paste_event.set()
+            return
+        try:
+            attempt.flow.submit_redirected_url(url)
+        except OAuthError as exc:
+            self.status.paste_problem(str(exc))
+
+    # -- state for scripts and tests ----------------------------------------------------------------
+
+    @property
+    def attempt(self) -> Attempt | None:
+        return self._attempt
+
+    @property
+    def authorization_url(self) -> str | None:
+        """The login page of the current attempt, once the flow has built it."""
+        return self._attempt.authorization_url if self._attempt is not None else None
+
+    def wait(self, timeout: float | None = None) -> Token:
+        """Block until the current attempt ends; its token, or its error raised (for scripts and tests)."""
+        attempt = self._attempt
+        if attempt is None:
+            raise RuntimeError("Nothing is running: click Get New Access Token first.")
+        if not attempt.done.wait(timeout):
+            raise TimeoutError(f"The attempt did not finish within {timeout} s.")
+        if attempt.error is not None:
+            raise attempt.error
+        assert attempt.token is not None
+        return attempt.token
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait for the form's background work (discovery, refresh, revoke, flow start-up) to end."""
+        end = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, end - time.monotonic()))
+
+    def _background(self, target: Callable[[], None], name: str) -> None:
+        self._threads = [t for t in self._threads if t.is_alive()]
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    # -- Discover -----------------------------------------------------------------------------------
+
+    def discover(self) -> None:
+        """Fill the empty endpoint URLs from the issuer's discovery document (in the background)."""
+        issuer = self.rows["issuer"].get()
+        self.rows["issuer"].clear_error()
+        if not issuer:
+            self.discover_note.value = _error_html("Enter the Issuer first, e.g. https://accounts.example.com.")
+            return
+        self.discover_note.value = "Reading the discovery document…"
+        allow_http = bool(self.rows["allow_insecure_http"].get())
+        self._background(lambda: self._discover(issuer, allow_http), "nb_oauth-form-discover")
+
+    def _discover(self, issuer: str, allow_http: bool) -> None:
+        try:
+            url = placeholders.fill(issuer, self.namespace, where="issuer")
+            check_url("issuer", url, allow_http=allow_http)
+            doc = discovery.metadata(url, allow_http=allow_http or is_loopback_host(urlsplit(url).hostname))
+        except OAuthError as exc:
+            self.discover_note.value = _error_html(str(exc))
+            return
+        filled = []
+        for name, key in discovery.FIELD_KEYS.items():
+            row = self.rows.get(name)
+            if row is not None and not row.get() and isinstance(doc.get(key), str):
+                row.set(doc[key])
+                filled.append(row.label)
+        self.discover_note.value = ("✔ Filled from the discovery document: " + html.escape(", ".join(filled)) + "."
+                                    if filled else "✔ Nothing to fill: every URL the issuer lists is already set.")
+
+    # -- Current Token ------------------------------------------------------------------------------
+
+    def _load_current_settings(self, name: str) -> None:
+        """Show the chosen token's own settings (Add auth data to, Header Prefix, ...)."""
+        try:
+            cfg = self.store.config(name)
+        except KeyError:
+            return
+        self._loading = True
+        try:
+            for setting in CURRENT:
+                self.rows[setting].set(getattr(cfg, setting))
+        finally:
+            self._loading = False
+
+    def _apply_setting(self, name: str, value: Any) -> None:
+        """A Current Token setting changed: the token in use takes it at once (like Postman's)."""
+        selected = self.available.selected
+        if self._loading or selected is None:
+            return
+        try:
+            stored = self.store.config(selected)
+            checked = stored.copy(**{name: value if value is not None else ""})
+            if name == "use_token_type" and value == "id_token" and not self.store[selected].id_token:
+                raise ConfigError(f"Token {selected!r} has no ID token.",
+                                  fix="Ask for the openid scope, or keep Use Token Type at Access token.")
+        except (ConfigError, KeyError) as exc:
+            self.rows[name].show_error(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc))
+            return
+        self.rows[name].clear_error()
+        setattr(stored, name, getattr(checked, name))
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _check_field_names(fields: dict[str, Any]) -> None:
+    known = [f.name for f in dataclasses.fields(OAuth2Config)]
+    for name in fields:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"TokenForm got an unknown field {name!r}.{hint}")
+
+
+def _prefill(config: OAuth2Config | None, fields: dict[str, Any]) -> tuple[OAuth2Config, dict[str, Any],
+                                                                             ConfigError | None]:
+    """The valid base config, the values to show, and the problem with the given ones (if any)."""
+    base = config if config is not None else OAuth2Config()
+    shown = {f.name: getattr(base, f.name) for f in dataclasses.fields(OAuth2Config)}
+    try:
+        merged = base.copy(**fields) if fields else base
+    except ConfigError as exc:
+        shown.update(fields)
+        return base, shown, exc
+    values = {f.name: getattr(merged, f.name) for f in dataclasses.fields(OAuth2Config)}
+    # The box means "open the login tab from this page when I click": right on any machine, remote
+    # kernels included, so it starts ticked unless the caller said otherwise (a config resolves its
+    # own default from where the kernel runs, which concerns the kernel's browser, not this page).
+    values["authorize_using_browser"] = fields.get("authorize_using_browser")
+    return merged, values, None
+
+
+def _explained(attempt: Attempt, error: OAuthError | None) -> OAuthError:
+    """The error as the form's user caused it (a paste that never came was a cancel or a timeout)."""
+    if error is None:
+        return OAuthError("The flow ended without a token.")
+    if attempt.asked_paste and attempt.pasted is None and isinstance(error, FlowCancelledError):
+        if attempt.cancelled.is_set():
+            return FlowCancelledError("The login was cancelled.")
+        return FlowTimeoutError("Nobody pasted the address the browser landed on in time.",
+                                fix="Click Get New Access Token again and paste the address sooner, or use "
+                                    "Grant Type Device Code.")
+    return error
+
+
+def precheck(cfg: OAuth2Config, variables: MutableMapping[str, Any]) -> None:
+    """The checks that need no network, at once: the error then shows before anything starts."""
+    filled = cfg.with_placeholders_filled(variables)
+    if not filled.issuer:
+        filled.check_complete()
+
+
+def fields_named_in(message: str, rows: dict[str, FieldRow]) -> list[str]:
+    """The fields a config error is about (the part before its fix)."""
+    cause = message.split(" Fix:")[0]
+    return [name for name in rows if re.search(rf"\b{re.escape(name)}\b", cause)]
+
+
+def carries_state(url: str, state: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    for part in (parts.query, parts.fragment):
+        if state in parse_qs(part).get("state", []):
+            return True
+    return False
+
+
+def _direct_grant_text(cfg: OAuth2Config) -> str:
+    if cfg.grant_type == "device_code":
+        return "Asking the provider for a device code…"
+    return f"Requesting a token ({LABELS['grant_type']}: {cfg.grant_type})…"
+
+
+def _error_html(text: str) -> str:
+    return f"<span style='color:var(--jp-error-color1,#d32f2f)'>✖ {html.escape(text)}</span>"
+
+
+def _user_namespace() -> MutableMapping[str, Any]:
+    """The notebook's variables, or a private dict outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return {}
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else {}
+

@@ -1,0 +1,277 @@
+"""The form's two front-end pieces: the login button and a ticking countdown.
+
+Opening the provider's page must happen inside the user's own click, or popup blockers stop
+it.  With ``anywidget`` the button's click handler opens an empty tab synchronously and the
+kernel sends the login URL to it once the flow has built it; it also reports the page's origin
+and Jupyter base URL, so a callback can go through jupyter-server-proxy on a hub.  Without
+``anywidget`` both fall back to plain ipywidgets (the form then shows an ordinary link).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import ipywidgets as widgets
+import traitlets
+
+from ..redirect import callback
+
+try:  # optional: the nicer one-click experience
+    import anywidget as _anywidget
+except ImportError:  # pragma: no cover - exercised only without anywidget
+    _anywidget = None
+
+HAS_ANYWIDGET = _anywidget is not None
+
+PressHandler = Callable[[dict[str, Any]], None]
+
+BUTTON_ESM = r"""
+function baseUrl() {
+  try {
+    const el = document.getElementById('jupyter-config-data');
+    if (el) {
+      const cfg = JSON.parse(el.textContent || '{}');
+      if (cfg.baseUrl) return cfg.baseUrl;
+    }
+  } catch (e) { /* fall through */ }
+  const data = document.body && document.body.dataset;
+  return (data && data.baseUrl) || '/';
+}
+
+function pageInfo() {
+  return { origin: window.location.origin, base_url: baseUrl() };
+}
+
+function holdingPage(win) {
+  try {
+    win.document.title = 'Opening the login page…';
+    win.document.body.innerHTML =
+      '<p style="font:16px sans-serif;margin:2em">Opening the login page…</p>';
+  } catch (e) { /* cross-origin already: nothing to write */ }
+}
+
+export default {
+  render({ model, el }) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    const sync = () => {
+      button.textContent = model.get('description');
+      button.disabled = model.get('disabled');
+      button.title = model.get('tooltip') || '';
+      button.className = 'jupyter-button widget-button mod-primary ' + model.get('button_class');
+    };
+    sync();
+    el.appendChild(button);
+
+    let pending = null;
+    button.addEventListener('click', () => {
+      if (model.get('disabled')) return;
+      let win = null;
+      if (model.get('opens_window')) {
+        try { win = window.open('', '_blank'); } catch (e) { win = null; }
+        if (win) {
+          holdingPage(win);
+          try { win.opener = null; } catch (e) { /* ignore */ }
+        }
+      }
+      pending = win;
+      model.send({ event: 'click', window_opened: !!win, ...pageInfo() });
+    });
+
+    const onMessage = (msg) => {
+      if (!msg || !pending) return;
+      if (msg.event === 'navigate' && /^https?:\/\//i.test(msg.url || '')) {
+        pending.location.href = msg.url;
+        pending = null;
+      } else if (msg.event === 'close') {
+        try { pending.close(); } catch (e) { /* ignore */ }
+        pending = null;
+      }
+    };
+    model.on('msg:custom', onMessage);
+    for (const name of ['description', 'disabled', 'tooltip', 'button_class']) {
+      model.on('change:' + name, sync);
+    }
+    model.send({ event: 'hello', ...pageInfo() });
+    return () => {
+      model.off('msg:custom', onMessage);
+      for (const name of ['description', 'disabled', 'tooltip', 'button_class']) {
+        model.off('change:' + name, sync);
+      }
+    };
+  },
+};
+"""
+
+COUNTDOWN_ESM = r"""
+function human(s) {
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s';
+  if (s < 48 * 3600) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  return Math.floor(s / 86400) + ' days';
+}
+
+export default {
+  render({ model, el }) {
+    const span = document.createElement('span');
+    span.className = 'nb-oauth-countdown-text';
+    el.appendChild(span);
+    const tick = () => {
+      const deadline = model.get('deadline');
+      if (!deadline) { span.textContent = ''; return; }
+      const left = Math.floor(deadline - Date.now() / 1000);
+      span.textContent = left > 0 ? model.get('template').replace('{}', human(left)) : model.get('done_text');
+    };
+    tick();
+    const timer = setInterval(tick, 1000);
+    const names = ['deadline', 'template', 'done_text'];
+    for (const name of names) model.on('change:' + name, tick);
+    return () => {
+      clearInterval(timer);
+      for (const name of names) model.off('change:' + name, tick);
+    };
+  },
+};
+"""
+
+CSS = """
+.nb-oauth-form .nb-oauth-field-error { color: var(--jp-error-color1, #d32f2f); margin-left: 180px; }
+.nb-oauth-form .nb-oauth-heading { margin: 0.8em 0 0.2em 0; }
+.nb-oauth-countdown-text { font-variant-numeric: tabular-nums; }
+button.nb-oauth-get-token, button.nb-oauth-retry { width: auto; padding: 0 1.2em; }
+.nb-oauth-form .lm-TabBar-tab { flex: 0 0 auto !important; min-width: 12em; }
+.nb-oauth-expiry { margin-right: 1em; }
+.nb-oauth-status-message .widget-html-content { line-height: 1.45; }
+"""
+
+
+def human(seconds: float) -> str:
+    """The countdown's wording, kernel-side (same rules as the front end)."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    if s < 48 * 3600:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} days"
+
+
+def countdown_text(deadline: float, template: str, done_text: str, now: float | None = None) -> str:
+    if not deadline:
+        return ""
+    left = int(deadline - (time.time() if now is None else now))
+    return template.replace("{}", human(left)) if left > 0 else done_text
+
+
+def is_web_url(url: str) -> bool:
+    """Only http(s) pages are ever sent to the browser (never ``javascript:`` and the like)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def report_page(content: dict[str, Any]) -> None:
+    """The page told us where it lives: the callback may then go through the server proxy."""
+    origin, base = content.get("origin"), content.get("base_url")
+    if not isinstance(origin, str) or not isinstance(base, str) or not origin.startswith("http"):
+        return
+    url = base if base.startswith("http") else origin.rstrip("/") + "/" + base.lstrip("/")
+    callback.set_frontend_base_url(url)
+
+
+class _PressMixin:
+    """``on_press(handler)`` / ``click()`` shared by both button kinds; handlers get the page's report."""
+
+    _press_handlers: list[PressHandler]
+
+    def on_press(self, handler: PressHandler) -> None:
+        self._press_handlers.append(handler)
+
+    def click(self, frontend: dict[str, Any] | None = None) -> None:  # type: ignore[override]
+        """Press the button (the front end's click, or a script's / test's)."""
+        for handler in list(self._press_handlers):
+            handler(dict(frontend or {}))
+
+
+if _anywidget is not None:
+
+    class LoginButton(_PressMixin, _anywidget.AnyWidget):  # type: ignore[misc]
+        """A button whose click opens the login tab at once; the kernel fills in the address later."""
+
+        _esm = BUTTON_ESM
+        _css = CSS
+        description = traitlets.Unicode("Get New Access Token").tag(sync=True)
+        tooltip = traitlets.Unicode("").tag(sync=True)
+        disabled = traitlets.Bool(False).tag(sync=True)
+        opens_window = traitlets.Bool(False).tag(sync=True)
+        button_class = traitlets.Unicode("").tag(sync=True)
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._press_handlers = []
+            self.on_msg(self._on_frontend_msg)
+
+        def _on_frontend_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+            if not isinstance(content, dict):
+                return
+            report_page(content)
+            if content.get("event") == "click" and not self.disabled:
+                self.click(content)
+
+        def navigate(self, url: str) -> None:
+            """Send the tab opened by the last click to ``url``."""
+            if is_web_url(url):
+                self.send({"event": "navigate", "url": url})
+
+        def close_window(self) -> None:
+            """Close the tab opened by the last click (the flow failed before it had a page)."""
+            self.send({"event": "close"})
+
+    class Countdown(_anywidget.AnyWidget):  # type: ignore[misc]
+        """Seconds left until ``deadline`` (epoch seconds), ticking in the browser without kernel traffic."""
+
+        _esm = COUNTDOWN_ESM
+        deadline = traitlets.Float(0.0).tag(sync=True)
+        template = traitlets.Unicode("{} left").tag(sync=True)
+        done_text = traitlets.Unicode("time is up").tag(sync=True)
+
+        def text(self) -> str:
+            return countdown_text(self.deadline, self.template, self.done_text)
+
+else:  # pragma: no cover - exercised only without anywidget
+
+    class LoginButton(_PressMixin, widgets.Button):  # type: ignore[no-redef]
+        """Plain button: the form shows the login page as a link to click."""
+
+        def __init__(self, *, button_class: str = "", opens_window: bool = False, **kwargs: Any) -> None:
+            super().__init__(button_style="primary", **kwargs)
+            self._press_handlers = []
+            self.opens_window = opens_window
+            if button_class:
+                self.add_class(button_class)
+
+        def navigate(self, url: str) -> None:
+            pass
+
+        def close_window(self) -> None:
+            pass
+
+    class Countdown(widgets.HTML):  # type: ignore[no-redef]
+        """Static text (no ticking without a front-end module): the time left when last updated."""
+
+        deadline = traitlets.Float(0.0)
+        template = traitlets.Unicode("{} left")
+        done_text = traitlets.Unicode("time is up")
+
+        @traitlets.observe("deadline", "template", "done_text")
+        def _render(self, _change: Any) -> None:
+            self.value = self.text()
+
+        def text(self) -> str:
+            return countdown_text(self.deadline, self.template, self.done_text)

@@ -1,0 +1,458 @@
+"""The kernel-local callback listener: where the browser lands after the login.
+
+It binds loopback only, serves one path, and ends the flow only for a request that carries
+this flow's ``state``.  Anything else (a wrong or missing state, a probe, a favicon) gets a
+small error page and the flow keeps waiting, so nobody else can end or hijack it.  For the
+implicit grant the token arrives in the URL fragment, which browsers never send: a relay page
+posts it back.  Every page is escaped; nothing received is ever logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import html
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from ..errors import (
+    AuthorizationDeniedError,
+    FlowCancelledError,
+    FlowTimeoutError,
+    ListenerError,
+    OAuthError,
+)
+
+DEFAULT_CALLBACK_TIMEOUT = 300.0
+MAX_BODY = 64 * 1024
+MAX_CONCURRENT = 64
+SOCKET_TIMEOUT = 5.0
+#: However slowly a client trickles bytes, its connection is cut after this many seconds.
+MAX_REQUEST_SECONDS = 10.0
+
+
+def callback_timeout(override: float | None = None) -> float:
+    """Seconds a flow waits for the redirect: the config's, else ``NB_OAUTH_CALLBACK_TIMEOUT``, else 300."""
+    if override:
+        return float(override)
+    try:
+        value = float(os.environ.get("NB_OAUTH_CALLBACK_TIMEOUT", DEFAULT_CALLBACK_TIMEOUT))
+    except ValueError:
+        return DEFAULT_CALLBACK_TIMEOUT
+    return value if value > 0 else DEFAULT_CALLBACK_TIMEOUT
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """The parameters that came back on the redirect, and whether they came in the fragment."""
+
+    params: dict[str, str]
+    via_fragment: bool = False
+
+
+# -- pages -----------------------------------------------------------------------------------------
+
+_STYLE = (
+    "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:36rem;margin:4rem auto;"
+    "padding:0 1rem;color:#1f2328}h1{font-size:1.4rem}.ok{color:#1a7f37}.bad{color:#cf222e}"
+    "code{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}"
+)
+
+
+def page(title: str, message: str, *, ok: bool, detail: str | None = None, script: str | None = None,
+         nonce: str | None = None) -> bytes:
+    """A small, fully escaped HTML page."""
+    css = "ok" if ok else "bad"
+    extra = f"<p>{html.escape(detail)}</p>" if detail else ""
+    js = f"<script nonce='{nonce}'>{script}</script>" if script and nonce else ""
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1 class='{css}' id='title'>{html.escape(title)}</h1>"
+        f"<p id='msg'>{html.escape(message)}</p>{extra}{js}</body></html>"
+    ).encode("utf-8")
+
+
+RELAY_SCRIPT = """
+(function () {
+  var h = window.location.hash.slice(1);
+  var msg = document.getElementById('msg');
+  if (!h) { msg.textContent = 'Nothing came back from the provider in this URL. Return to the notebook.'; return; }
+  history.replaceState(null, '', window.location.pathname);
+  fetch(window.location.pathname, {method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/x-www-form-urlencoded'}, body: h})
+    .then(function (r) { return r.text(); })
+    .then(function (t) {
+      var doc = new DOMParser().parseFromString(t, 'text/html');
+      document.title = doc.title;
+      document.body.replaceWith(document.adoptNode(doc.body));
+    })
+    .catch(function (e) { msg.textContent = 'Could not hand the result to the notebook: ' + e; });
+})();
+"""
+
+
+# -- the server ------------------------------------------------------------------------------------
+
+
+def _cut(request: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        request.shutdown(socket.SHUT_RDWR)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = False  # set in server_bind, per platform
+    request_queue_size = MAX_CONCURRENT  # a burst of connections must not push the browser's into SYN retries
+
+    def __init__(self, address: tuple[str, int], listener: CallbackListener, family: socket.AddressFamily) -> None:
+        self.address_family = family
+        self.listener = listener
+        self.slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # A finished login leaves the port's connections in TIME_WAIT; without SO_REUSEADDR the next login
+        # on the same (registered) port fails for a minute.  On POSIX it never lets two listeners share a
+        # port; on Windows it would let another process steal it, so the exclusive flag is used there.
+        if os.name == "nt":
+            self.socket.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_EXCLUSIVEADDRUSE", -5), 1)
+        else:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        super().server_bind()
+
+    def process_request(self, request, client_address):  # type: ignore[no-untyped-def]
+        # Refuse beyond MAX_CONCURRENT open connections instead of growing threads without bound.
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):  # type: ignore[no-untyped-def]
+        # The socket timeout restarts with every byte received, so a client trickling bytes would keep its
+        # slot for ever: a hard deadline per connection frees it.
+        deadline = threading.Timer(MAX_REQUEST_SECONDS, _cut, (request,))
+        deadline.daemon = True
+        deadline.start()
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            deadline.cancel()
+            self.slots.release()
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        pass  # a broken client connection is not the user's problem; never print what it sent
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = SOCKET_TIMEOUT
+    protocol_version = "HTTP/1.0"
+    server_version = "nb_oauth"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # request lines carry codes and tokens: never log them
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Malformed requests: our own escaped page instead of the default (which echoes input).
+        try:
+            self._send(code, page("Bad request", "This request could not be read.", ok=False))
+        except OSError:
+            pass
+
+    def _send(self, status: int, body: bytes, *, nonce: str | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")
+        script = f"'nonce-{nonce}'" if nonce else "'none'"
+        self.send_header("Content-Security-Policy",
+                         f"default-src 'none'; style-src 'unsafe-inline'; script-src {script}; connect-src 'self'; "
+                         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._route(None)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._route(None)
+
+    def do_POST(self) -> None:  # noqa: N802
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self._send(413, page("Request too large", "This request is not a login result.", ok=False))
+            return
+        body = self.rfile.read(length) if length else b""
+        self._route(body.decode("utf-8", errors="replace"))
+
+    def _route(self, form_body: str | None) -> None:
+        listener = self.server.listener
+        listener.requests_seen += 1
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:
+            self._send(400, page("Bad request", "This request could not be read.", ok=False))
+            return
+        path = parts.path.rstrip("/") or "/"
+        if path == listener.abort_path:
+            status, body = listener.handle_abort(parts.query)
+            self._send(status, body)
+            return
+        if path != listener.path.rstrip("/") and path != (listener.path.rstrip("/") or "/"):
+            self._send(404, page("Not found", "Nothing here. This address only receives a login result.", ok=False))
+            return
+        if form_body is None and not parts.query:
+            if self.command == "HEAD":
+                self._send(200, b"")
+                return
+            nonce = secrets.token_urlsafe(12)
+            self._send(200, page("Finishing login…", "Handing the result to the notebook…", ok=True,
+                                 script=RELAY_SCRIPT, nonce=nonce), nonce=nonce)
+            return
+        status, body = listener.handle_params(form_body if form_body is not None else parts.query,
+                                              via_fragment=form_body is not None)
+        self._send(status, body)
+
+
+class CallbackListener:
+    """Waits for the one redirect that carries ``expected_state``.
+
+    Use as a context manager, or call :meth:`start` and :meth:`close`; the port is released in
+    every case (success, error, timeout, interrupt).
+    """
+
+    def __init__(
+        self,
+        expected_state: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/callback",
+        on_result: Callable[[CallbackResult | None, OAuthError | None], None] | None = None,
+    ) -> None:
+        if not path.startswith("/"):
+            path = "/" + path
+        self.expected_state = expected_state
+        self.host = host
+        self.requested_port = port
+        self.path = path
+        self.abort_path = (path.rstrip("/") or "") + "/abort"
+        self.rejected = 0
+        self.requests_seen = 0
+        self._on_result = on_result
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._result: CallbackResult | None = None
+        self._error: OAuthError | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> CallbackListener:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            self._server = _Server((self.host, self.requested_port), self, family)
+        except OSError as exc:
+            if self.requested_port:
+                raise ListenerError(
+                    f"Port {self.requested_port} on {self.host} is already in use (or not allowed), so the "
+                    f"callback listener cannot start ({exc.strerror or exc}).",
+                    fix=f"Close what uses port {self.requested_port}, or leave Callback URL empty for a free port.",
+                ) from None
+            raise ListenerError(f"The callback listener could not start on {self.host}: {exc}.") from None
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"nb_oauth-listener-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            return self.requested_port
+        return int(self._server.server_address[1])
+
+    @property
+    def local_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+    @property
+    def abort_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.abort_path}?state={self.expected_state}"
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            # shutdown() returns only once serve_forever wakes from select(), up to its 0.1 s poll
+            # interval later; shutting the listening socket wakes it at once (where the OS refuses,
+            # the poll interval still ends it).
+            with contextlib.suppress(OSError):
+                server.socket.shutdown(socket.SHUT_RDWR)
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    @property
+    def closed(self) -> bool:
+        return self._server is None
+
+    def __enter__(self) -> CallbackListener:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def _state_ok(self, params: dict[str, list[str]]) -> bool:
+        values = params.get("state", [])
+        return len(values) == 1 and hmac.compare_digest(values[0].encode(), self.expected_state.encode())
+
+    def _finish(self, result: CallbackResult | None, error: OAuthError | None) -> bool:
+        with self._lock:
+            if self._done.is_set():
+                return False
+            self._result, self._error = result, error
+            self._done.set()
+        if self._on_result is not None:
+            try:
+                self._on_result(result, error)
+            except Exception:  # a UI callback must never break the listener
+                pass
+        return True
+
+    def handle_params(self, query: str, *, via_fragment: bool = False) -> tuple[int, bytes]:
+        """Check one set of redirect parameters; the status and page to answer with."""
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=100, strict_parsing=False)
+        except ValueError:
+            pairs = []
+        params: dict[str, list[str]] = {}
+        for key, value in pairs:
+            params.setdefault(key, []).append(value)
+        if self._done.is_set():
+            return 409, page("Already done", "This login has already finished. You can close this tab.", ok=False)
+        if not self._state_ok(params):
+            self.rejected += 1
+            return 400, page(
+                "This link does not belong to the running login",
+                "The state in this address does not match the login the notebook is waiting for, so it was ignored.",
+                ok=False, detail="If you started a new login in the notebook, finish it in its own tab.",
+            )
+        single = {k: v[0] for k, v in params.items()}
+        if "error" in single:
+            err = AuthorizationDeniedError(
+                "The authorization server did not grant access.",
+                error=single.get("error"), error_description=single.get("error_description"),
+            )
+            self._finish(None, err)
+            return 200, page("Authorization failed", f"The provider answered: {single.get('error')}.", ok=False,
+                             detail=(single.get("error_description") or "")[:300] + " Return to the notebook for details.")
+        if not any(k in single for k in ("code", "access_token", "id_token")):
+            self.rejected += 1
+            return 400, page("Nothing to finish", "This address carries neither a code nor a token.", ok=False)
+        self._finish(CallbackResult(params=single, via_fragment=via_fragment), None)
+        return 200, page("Login complete", "You may close this tab and return to the notebook.", ok=True)
+
+    def handle_abort(self, query: str) -> tuple[int, bytes]:
+        params: dict[str, list[str]] = {}
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=20)
+        except ValueError:  # more fields than a cancel link has: not one of ours
+            pairs = []
+        for key, value in pairs:
+            params.setdefault(key, []).append(value)
+        if not self._state_ok(params):
+            self.rejected += 1
+            return 400, page("Not cancelled", "This cancel link does not belong to the running login.", ok=False)
+        self.cancel("The login was cancelled from the browser.")
+        return 200, page("Cancelled", "The login was cancelled. You can close this tab.", ok=False)
+
+    def submit_redirect_url(self, url: str) -> None:
+        """Paste mode: treat a redirected URL typed by the user like a request to the listener."""
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:
+            parts = urlsplit("")
+        query = parts.query or parts.fragment
+        status, _ = self.handle_params(query, via_fragment=bool(parts.fragment and not parts.query))
+        if status != 200 and not self._done.is_set():
+            from ..errors import StateMismatchError
+
+            raise StateMismatchError(
+                "The pasted URL does not carry this login's state and a code or token.",
+                fix="Paste the full address the browser shows after the login, from this attempt.",
+            )
+
+    def cancel(self, reason: str = "The login was cancelled.") -> None:
+        self._finish(None, FlowCancelledError(reason))
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None, *, poll: float = 0.2,
+             described_timeout: float | None = None) -> CallbackResult:
+        """Block until the right redirect arrives (or error, cancel, timeout); always closes the port.
+
+        ``described_timeout`` is the flow's whole timeout, named in the error (``timeout`` may be what is left of it).
+        """
+        limit = callback_timeout(timeout)
+        shown = described_timeout or limit
+        deadline = time.monotonic() + limit
+        try:
+            while not self._done.wait(timeout=min(poll, max(0.0, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    self._finish(None, FlowTimeoutError(
+                        f"No login result reached the notebook within {shown:.3g} s."
+                        + ("" if self.requests_seen else
+                           f" Nothing at all arrived at {self.local_url}: if the login was finished, the provider "
+                           "probably did not accept this redirect URI (it shows its own error page then)."),
+                        fix=None if self.requests_seen else
+                        "Register the redirect URI at the provider, or set callback_url to a registered loopback URL "
+                        "with a fixed port; or run it again and finish the login in the browser tab."))
+                    break
+        finally:
+            self.close()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    @property
+    def result(self) -> CallbackResult | None:
+        return self._result
+
+    @property
+    def error(self) -> OAuthError | None:
+        return self._error
+
+
+__all__ = ["CallbackListener", "CallbackResult", "callback_timeout", "page", "HTTPStatus"]
