@@ -13,13 +13,13 @@ In a notebook: ``%load_ext nb_oauth``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._auth import OAuth2Auth, auth, session
+from ._auth import OAuth2Auth
 from ._flows import PendingFlow, get_new_access_token, start_flow
 from ._store import TokenExpiredError, TokenStore, tokens
 from ._token import Token
-from .config._model import GRANT_TYPES, OAuth2Config
+from .config import GRANT_TYPES, OAuth2Config
 from .errors import (
     AuthorizationDeniedError,
     ConfigError,
@@ -38,6 +38,9 @@ from .errors import (
     StoreError,
     TokenEndpointError,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 __version__ = "0.1.0"
 
@@ -79,6 +82,16 @@ __all__ = [
     "tokens",
     "unload_ipython_extension",
 ]
+
+
+def session(name: str) -> requests.Session:
+    """A ``requests.Session`` that sends token ``name``, refreshes it before it expires and retries once on a 401."""
+    return tokens.session(name)
+
+
+def auth(name: str) -> OAuth2Auth:
+    """An auth object for ``requests`` (``auth=``) and ``httpx`` (``httpx.Client(auth=...)``, sync and async)."""
+    return tokens.auth(name)
 
 
 def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2Config]:

@@ -10,14 +10,37 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from requests.auth import AuthBase
 
-from ._store import TokenStore, tokens
-from ._token import TokenSet
 from ._transport import http_timeout
+
+if TYPE_CHECKING:
+    from ._token import Token, TokenSet
+    from .config import OAuth2Config
+
+
+class TokenSource(Protocol):
+    """Where an auth object gets the token to send (the kernel's token store, or a Dask worker's copy)."""
+
+    def __getitem__(self, name: str) -> Token: ...
+
+    def config(self, name: str) -> OAuth2Config: ...
+
+    def current(self, name: str) -> TokenSet: ...
+
+    def refresh_after_401(self, name: str, rejected_access_token: str) -> TokenSet | None: ...
+
+
+_default_source: TokenSource | None = None
+
+
+def set_default_source(source: TokenSource) -> None:
+    """The source used when none is given (the store registers itself when it is created)."""
+    global _default_source
+    _default_source = source
 
 
 class OAuth2Auth(AuthBase):
@@ -26,9 +49,12 @@ class OAuth2Auth(AuthBase):
     requires_request_body = False
     requires_response_body = False
 
-    def __init__(self, name: str, store: TokenStore | None = None) -> None:
+    def __init__(self, name: str, store: TokenSource | None = None) -> None:
         self.name = name
-        self.store = store or tokens
+        source = store or _default_source
+        if source is None:
+            raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
+        self.store = source
         self._placed: tuple[TokenSet, tuple[str, str, str | None], tuple[str, str]] | None = None
         self.store[name]  # fail now, with the helpful KeyError, if there is no such token
 
@@ -158,9 +184,9 @@ def _httpx_auth_class() -> type[OAuth2Auth]:
     return HttpxOAuth2Auth
 
 
-def auth(name: str) -> OAuth2Auth:
+def auth_for(name: str, source: TokenSource | None = None) -> OAuth2Auth:
     """An auth object for ``requests`` (``auth=``) and ``httpx`` (``httpx.Client(auth=...)``, sync and async)."""
-    return _httpx_auth_class()(name)
+    return _httpx_auth_class()(name, source)
 
 
 class _TimeoutSession(requests.Session):
@@ -172,8 +198,8 @@ class _TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def session(name: str) -> requests.Session:
+def session_for(name: str, source: TokenSource | None = None) -> requests.Session:
     """A ``requests.Session`` that sends token ``name`` and keeps it fresh."""
     s = _TimeoutSession()
-    s.auth = OAuth2Auth(name)
+    s.auth = OAuth2Auth(name, source)
     return s

@@ -10,45 +10,19 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from ._presenter import presenter
 from ._token import Token, TokenSet
 from ._trace import Trace
-from .config._model import REDIRECT_GRANTS, OAuth2Config
+from .config import REDIRECT_GRANTS, OAuth2Config
 from .errors import ConfigError, OAuthError, RedirectURLNeeded
 from .grants import client_credentials, device_code, password
 from .grants.redirect import RedirectFlow
-from .oidc import discovery
+from .grants.resolve import resolve_config
+from .oidc.idtoken import verify_id_token
 
 DoneCallback = Callable[[Token | None, OAuthError | None], None]
-
-
-def verify_id_token(cfg: OAuth2Config, token_set: TokenSet, *, nonce: str | None = None,
-                    trace: Trace | None = None) -> TokenSet:
-    """Validate the ID token when there is one and the provider's keys are known."""
-    if not token_set.id_token or not cfg.validate_id_token or not cfg.jwks_url:
-        return token_set
-    from .oidc.idtoken import validate_id_token
-
-    assert cfg.jwks_url is not None
-    jwks_url = cfg.jwks_url
-    validate_id_token(
-        token_set.id_token,
-        jwks=discovery.jwks(jwks_url),
-        issuer=cfg.issuer,
-        client_id=cfg.client_id or "",
-        nonce=nonce,
-        access_token=token_set.access_token,
-        refetch_jwks=lambda: discovery.jwks(jwks_url, refresh=True),
-        client_secret=cfg.client_secret,
-    )
-    if trace is not None:
-        trace.record("ID token verified", "notebook", "notebook", kind="note",
-                     note="checked: signature (JWKS), iss, aud, exp/iat" + (", nonce" if nonce else "")
-                     + ", at_hash when present")
-    return replace(token_set, id_token_verified=True)
 
 
 class PendingFlow:
@@ -95,7 +69,7 @@ class PendingFlow:
             return self
         self._started = True
         try:
-            self.resolved = self.config.resolved(self.variables)
+            self.resolved = resolve_config(self.config, self.variables)
             if self.resolved.grant_type in REDIRECT_GRANTS:
                 self.redirect = RedirectFlow(self.resolved, self.trace, open_browser=self.open_browser,
                                              timeout=self.timeout)

@@ -9,12 +9,23 @@ It only runs for records that are actually emitted, so it costs nothing while lo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 
 from .errors import redact
 
 #: Loggers that may print URLs, headers or bodies of nb_oauth's requests.
 GUARDED_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "httpx", "httpcore.http11", "httpcore.connection",
                    "requests_oauthlib.oauth2_session", "oauthlib", "oauthlib.oauth2.rfc6749.parameters")
+
+
+#: Callables giving the secrets currently held (the token store adds itself).
+_SECRET_SOURCES: list[Callable[[], Iterable[str]]] = []
+
+
+def add_secret_source(source: Callable[[], Iterable[str]]) -> None:
+    """Mask what ``source()`` returns in every guarded log line."""
+    if source not in _SECRET_SOURCES:
+        _SECRET_SOURCES.append(source)
 
 
 class RedactingFilter(logging.Filter):
@@ -25,9 +36,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken record is the logging call's problem, not ours
             return True
-        from ._store import tokens
-
-        known = [s for token in tokens.list() for s in token.token_set.secrets()]
+        known = [s for source in _SECRET_SOURCES for s in source()]
         cleaned = redact(message, known)
         if cleaned != message:
             record.msg, record.args = cleaned, ()

@@ -13,43 +13,20 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from . import _log_guard
+from ._auth import OAuth2Auth, auth_for, session_for, set_default_source
 from ._token import Token, TokenSet
 from ._trace import Trace
-from .config._model import OAuth2Config
+from .config import OAuth2Config
 from .errors import OAuthError, RefreshError, RevocationError, StoreError
 
-#: The refresh margin is at most this fraction of the token's lifetime (a 5 s token is not
-#: refreshed on every call, yet a second early: servers round expiry down to whole seconds),
-#: and at most the config's ``refresh_leeway`` seconds.
-REFRESH_FRACTION = 0.2
+if TYPE_CHECKING:
+    import requests
+
 #: After a failed refresh, callers within this many seconds get the same error without a new request.
 FAILURE_HOLD_SECONDS = 2.0
-
-
-def refresh_margin(token_set: TokenSet, leeway: float) -> float:
-    lifetime = token_set.lifetime
-    if lifetime is None or lifetime <= 0:
-        return 0.0
-    return min(leeway, lifetime * REFRESH_FRACTION)
-
-
-def refresh_due_at(token_set: TokenSet, leeway: float) -> float | None:
-    """Epoch seconds from which ``token_set`` needs refreshing (None: expiry unknown).
-
-    Every API call asks; the datetime arithmetic behind the answer is done once per token set.
-    """
-    cached = token_set.__dict__.get("_refresh_due")
-    if cached is not None and cached[0] == leeway:
-        return cached[1]
-    due = None if token_set.expires_at is None else token_set.expires_at.timestamp() - refresh_margin(token_set, leeway)
-    object.__setattr__(token_set, "_refresh_due", (leeway, due))  # a cache on a frozen dataclass, not state
-    return due
-
-
-def needs_refresh(token_set: TokenSet, leeway: float, now: float | None = None) -> bool:
-    left = token_set.seconds_left(now)
-    return left is not None and left <= refresh_margin(token_set, leeway)
 
 
 @dataclass
@@ -124,7 +101,7 @@ class TokenStore:
         with self._lock:
             entry = self._entries.get(name)
             if entry is None:
-                entry = _Entry(cfg, Token(token_set, name, trace))
+                entry = _Entry(cfg, Token(token_set, name, trace, owner=self))
                 self._entries[name] = entry
             else:
                 entry.config = cfg
@@ -167,7 +144,7 @@ class TokenStore:
         entry = self._entry(name)
         token_set = entry.token.token_set
         leeway = entry.config.refresh_leeway
-        due = refresh_due_at(token_set, leeway)
+        due = token_set.refresh_due_at(leeway)
         if due is None or time.time() < due:
             return token_set
         if not entry.config.auto_refresh:
@@ -180,7 +157,7 @@ class TokenStore:
                 and left > 0:
             return token_set  # nothing to renew it with: it is still valid, so use it until it expires
         try:
-            return self._refresh(entry, only_if=lambda ts: needs_refresh(ts, leeway))
+            return self._refresh(entry, only_if=lambda ts: ts.needs_refresh(leeway))
         except OAuthError:
             current = entry.token.token_set
             left = current.seconds_left()
@@ -244,12 +221,13 @@ class TokenStore:
             return new
 
     def _refresh_grant(self, entry: _Entry, current: TokenSet) -> TokenSet:
-        from ._flows import verify_id_token
         from .grants import client_credentials
         from .grants.refresh import refresh as refresh_grant
+        from .grants.resolve import resolve_config
+        from .oidc.idtoken import verify_id_token
 
         name = entry.config.token_name
-        cfg = entry.config.resolved()
+        cfg = resolve_config(entry.config)
         trace = entry.token.trace
         if current.refresh_token:
             new = refresh_grant(cfg, current, trace)
@@ -265,10 +243,11 @@ class TokenStore:
 
     def revoke(self, name: str) -> None:
         """RFC 7009: revoke the refresh token, then the access token; then forget the entry."""
+        from .grants.resolve import resolve_config
         from .grants.revocation import revoke_token_set
 
         entry = self._entry(name)
-        cfg = entry.config.resolved()
+        cfg = resolve_config(entry.config)
         if not cfg.revocation_url:
             raise RevocationError(f"Token {name!r} cannot be revoked: no revocation endpoint is configured or "
                                   "discovered.")
@@ -291,6 +270,20 @@ class TokenStore:
 
             shared.remove(entry.config)
 
+    # -- using -------------------------------------------------------------------------------------
+
+    def auth(self, name: str) -> OAuth2Auth:
+        """An auth object for ``requests`` and ``httpx`` (sync and async) that sends token ``name``."""
+        return auth_for(name, self)
+
+    def session(self, name: str) -> requests.Session:
+        """A ``requests.Session`` that sends token ``name`` and keeps it fresh."""
+        return session_for(name, self)
+
+    def secrets(self) -> list[str]:
+        """Every token value held, for masking (log lines, messages)."""
+        return [s for token in self.list() for s in token.token_set.secrets()]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -312,3 +305,5 @@ class TokenStore:
 
 
 tokens = TokenStore()
+set_default_source(tokens)  # OAuth2Auth(name) without a store means this one
+_log_guard.add_secret_source(tokens.secrets)

@@ -13,17 +13,24 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import mask
+from .errors import StoreError, mask
 from .oidc.jwt import decode_unverified
 
 if TYPE_CHECKING:
+    import requests
+
+    from ._auth import OAuth2Auth
     from ._trace import Trace
 
 #: Longest lifetime we turn into a date; beyond it ``expires_in`` is treated as "does not expire soon".
 MAX_LIFETIME = timedelta(days=365 * 100)
+
+#: The refresh margin is never more than this fraction of a token's lifetime (a 5 s token: 1 s early).
+REFRESH_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -83,25 +90,60 @@ class TokenSet:
             return None
         return self.expires_at.timestamp() - (time.time() if now is None else now)
 
-    @property
+    @cached_property
     def lifetime(self) -> float | None:
         if self.expires_at is None:
             return None
         return (self.expires_at - self.obtained_at).total_seconds()
 
+    @cached_property
+    def _expiry_epoch(self) -> float | None:
+        # Every API call asks when to refresh: the datetime arithmetic is done once per token set.
+        return None if self.expires_at is None else self.expires_at.timestamp()
+
+    def refresh_margin(self, leeway: float) -> float:
+        """How early to refresh: ``leeway``, but never more than a fifth of the token's lifetime."""
+        lifetime = self.lifetime
+        if lifetime is None or lifetime <= 0:
+            return 0.0
+        return min(leeway, lifetime * REFRESH_FRACTION)
+
+    def refresh_due_at(self, leeway: float) -> float | None:
+        """Epoch seconds from which this set needs refreshing (None: expiry unknown)."""
+        expiry = self._expiry_epoch
+        return None if expiry is None else expiry - self.refresh_margin(leeway)
+
+    def needs_refresh(self, leeway: float, now: float | None = None) -> bool:
+        due = self.refresh_due_at(leeway)
+        return due is not None and (time.time() if now is None else now) >= due
+
     def secrets(self) -> list[str]:
         return [s for s in (self.access_token, self.refresh_token, self.id_token) if s]
+
+
+class TokenOwner(Protocol):
+    """What keeps a token alive (the token store): a :class:`Token` delegates its live methods to it."""
+
+    def refresh(self, name: str) -> Token: ...
+
+    def revoke(self, name: str) -> None: ...
+
+    def session(self, name: str) -> requests.Session: ...
+
+    def auth(self, name: str) -> OAuth2Auth: ...
 
 
 class Token:
     """A token of the store (or a standalone one), always showing its current token set."""
 
-    __slots__ = ("_set", "token_name", "trace", "__weakref__")
+    __slots__ = ("__weakref__", "_owner", "_set", "token_name", "trace")
 
-    def __init__(self, token_set: TokenSet, token_name: str | None = None, trace: Trace | None = None) -> None:
+    def __init__(self, token_set: TokenSet, token_name: str | None = None, trace: Trace | None = None,
+                 owner: TokenOwner | None = None) -> None:
         self._set = token_set
         self.token_name = token_name
         self.trace = trace
+        self._owner = owner
 
     # -- the live part ----------------------------------------------------------------------------
 
@@ -198,31 +240,25 @@ class Token:
     # -- conveniences that make the token a live object -------------------------------------------
 
     def refresh(self) -> Token:
-        from ._store import tokens
-
-        return tokens.refresh(self._require_name())
+        owner, name = self._stored()
+        return owner.refresh(name)
 
     def revoke(self) -> None:
-        from ._store import tokens
+        owner, name = self._stored()
+        owner.revoke(name)
 
-        tokens.revoke(self._require_name())
+    def session(self) -> requests.Session:
+        owner, name = self._stored()
+        return owner.session(name)
 
-    def session(self):  # -> requests.Session
-        from ._auth import session
+    def auth(self) -> OAuth2Auth:
+        owner, name = self._stored()
+        return owner.auth(name)
 
-        return session(self._require_name())
-
-    def auth(self):  # -> OAuth2Auth
-        from ._auth import auth
-
-        return auth(self._require_name())
-
-    def _require_name(self) -> str:
-        if not self.token_name:
-            from .errors import StoreError
-
+    def _stored(self) -> tuple[TokenOwner, str]:
+        if not self.token_name or self._owner is None:
             raise StoreError("This token is not in the token store.", fix="Get it with get_new_access_token(cfg).")
-        return self.token_name
+        return self._owner, self.token_name
 
     # -- display (masked, always) -----------------------------------------------------------------
 

@@ -61,14 +61,17 @@ def test_a_remote_kernel_anywhere_uses_the_reported_page(monkeypatch: pytest.Mon
 
 
 def test_a_new_page_address_forgets_cached_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ipywidgets")
+    from nb_oauth.notebook.form_frontend import report_page
     from nb_oauth.oidc import discovery
 
     cleared: list[bool] = []
     monkeypatch.setattr(discovery, "clear_cache", lambda: cleared.append(True))
-    callback.set_frontend_base_url("https://hub.example/user/a/")
-    callback.set_frontend_base_url("https://hub.example/user/a")  # the same address again
+    page = {"origin": "https://hub.example", "base_url": "/user/a/"}
+    report_page(page)
+    report_page({**page, "base_url": "/user/a"})  # the same address again
     assert cleared == [True]
-    callback.set_frontend_base_url("https://hub.example/user/b/")
+    report_page({**page, "base_url": "/user/b/"})
     assert cleared == [True, True]
 
 

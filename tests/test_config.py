@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
+from nb_oauth.grants.resolve import resolve_config
 from nb_oauth import ConfigError, OAuth2Config
-from nb_oauth.config._model import placeholders
+from nb_oauth.config import placeholders
 
 CONTRACT_FIELDS = {
     "token_name", "grant_type", "callback_url", "authorize_using_browser", "auth_url", "access_token_url",
@@ -70,7 +71,7 @@ def test_bad_input_names_field_and_fix(kwargs: dict, names: list[str]) -> None:
 )
 def test_incomplete_grant_is_named_before_any_request(grant: str, missing: list[str]) -> None:
     with pytest.raises(ConfigError) as info:
-        OAuth2Config(grant_type=grant).resolved()
+        resolve_config(OAuth2Config(grant_type=grant))
     for name in missing:
         assert name in str(info.value)
 
@@ -108,7 +109,7 @@ def test_placeholders_fill_from_notebook_then_environment(monkeypatch: pytest.Mo
         cfg = OAuth2Config(grant_type="client_credentials", access_token_url="{{IDP}}/token", client_id="app",
                            client_secret="{{ SECRET }}", token_request_params=[("aud", "{{IDP}}", "body")])
         assert cfg.client_secret == "{{ SECRET }}"  # kept as written: the config never holds the secret
-        filled = cfg.resolved()
+        filled = resolve_config(cfg)
         assert filled.access_token_url == "https://idp.example/token"
         assert filled.client_secret == "from-notebook"
         assert filled.token_request_params == [("aud", "https://idp.example", "body")]
@@ -121,7 +122,7 @@ def test_unknown_placeholder_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     cfg = OAuth2Config(grant_type="client_credentials", access_token_url="https://idp/token", client_id="a",
                        client_secret="{{NOPE_SECRET}}")
     with pytest.raises(ConfigError) as info:
-        cfg.resolved()
+        resolve_config(cfg)
     assert "NOPE_SECRET" in str(info.value) and "client_secret" in str(info.value)
 
 
@@ -134,8 +135,12 @@ def test_repr_never_shows_secrets() -> None:
 
 
 def test_authorize_using_browser_defaults_by_where_the_kernel_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config itself probes nothing (None means "the default"); the flow's resolution decides."""
+    cfg = OAuth2Config(grant_type="client_credentials", access_token_url="https://idp.example/token",
+                       client_id="c", client_secret="s")
     monkeypatch.setenv("NB_OAUTH_REMOTE", "0")
-    assert OAuth2Config().authorize_using_browser is True
+    assert cfg.authorize_using_browser is None
+    assert resolve_config(cfg).authorize_using_browser is True
     monkeypatch.setenv("NB_OAUTH_REMOTE", "1")
-    assert OAuth2Config().authorize_using_browser is False
+    assert resolve_config(cfg).authorize_using_browser is False
     assert OAuth2Config(authorize_using_browser=True).authorize_using_browser is True

@@ -9,7 +9,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
-from nb_oauth.config._model._model import field_labels
+from nb_oauth.config import field_labels
 
 import nb_oauth
 from nb_oauth import tokens

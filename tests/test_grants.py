@@ -11,6 +11,7 @@ import pytest
 import requests
 
 import nb_oauth
+from nb_oauth.grants.resolve import resolve_config
 from nb_oauth import OAuth2Config
 from nb_oauth.demo import (
     CONFIDENTIAL_CLIENT_ID,
@@ -253,7 +254,7 @@ def test_port_in_use_is_a_clear_error(demo) -> None:
 def test_discovery_from_issuer_alone(demo, robot) -> None:
     cfg = OAuth2Config(token_name="disc", grant_type="authorization_code_with_pkce", issuer=demo.url,
                        client_id=PUBLIC_CLIENT_ID, scope="openid", authorize_using_browser=True, callback_timeout=30)
-    resolved = cfg.resolved()
+    resolved = resolve_config(cfg)
     assert resolved.auth_url == demo.url + "/authorize" and resolved.revocation_url and resolved.jwks_url
     token = nb_oauth.get_new_access_token(cfg)
     assert token.id_token_verified

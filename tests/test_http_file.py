@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nb_oauth.config._model import placeholders
+from nb_oauth.config import placeholders
 from nb_oauth.importers.http_file import HttpFileError, parse, with_default_content_type
 
 

@@ -24,7 +24,7 @@ import requests
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from nb_oauth.config._model._model import OAuth2Config
+from nb_oauth.config import OAuth2Config
 
 import nb_oauth
 from nb_oauth import tokens

@@ -93,9 +93,7 @@ def test_request_level_implicit_with_custom_params_audience_resource(acme: postm
     assert cfg.callback_url == "http://127.0.0.1:8765/callback"
     assert cfg.state == "widget-state-1"
     assert cfg.header_prefix == "Token"
-    from nb_oauth.redirect.callback import default_authorize_using_browser
-
-    assert cfg.authorize_using_browser is default_authorize_using_browser()  # Postman's pop-up → nb_oauth's default
+    assert cfg.authorize_using_browser is None  # Postman's pop-up → nb_oauth's default, decided when the flow runs
     assert cfg.auth_request_params == [
         ("prompt", "login", "url"),
         ("resource", "https://widgets.example/api", "url"),

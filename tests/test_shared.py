@@ -18,7 +18,7 @@ import keyring
 import keyring.backend
 import pytest
 from filelock import FileLock
-from nb_oauth.config._model._model import OAuth2Config
+from nb_oauth.config import OAuth2Config
 
 import nb_oauth
 from nb_oauth._token import TokenSet
@@ -353,8 +353,8 @@ def test_headless_keyring_falls_back_to_the_key_file(monkeypatch: pytest.MonkeyP
 WORKER = textwrap.dedent('''
     import hashlib, json, sys, time, uuid
     from datetime import UTC, datetime, timedelta
-    from nb_oauth import shared
-    from nb_oauth.config._model import OAuth2Config
+    from nb_oauth.sharing import shared
+    from nb_oauth.config import OAuth2Config
     from nb_oauth._token import TokenSet
 
     who, start_at, out, rounds = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4])

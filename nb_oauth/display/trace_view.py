@@ -18,7 +18,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._trace import ACTORS, PARAMETER_MEANINGS
+from ._meanings import ACTORS, PARAMETER_MEANINGS
 
 if TYPE_CHECKING:
     from .._trace import Step, Trace

@@ -15,7 +15,7 @@ from .._transport import (
     parse_token_response,
     send,
 )
-from ..config._model import OAuth2Config
+from ..config import OAuth2Config
 from ..errors import TokenEndpointError
 
 

@@ -19,7 +19,7 @@ from .._transport import (
     raise_for_oauth_error,
     send,
 )
-from ..config._model import OAuth2Config
+from ..config import OAuth2Config
 from ..errors import (
     AuthorizationDeniedError,
     FlowCancelledError,

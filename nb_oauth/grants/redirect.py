@@ -4,7 +4,7 @@
 oauthlib builds the authorization URL and reads the redirect.  Its transport check is
 process-wide (``OAUTHLIB_INSECURE_TRANSPORT``); nb_oauth applies its own per-config rule
 instead (https, loopback http, or ``allow_insecure_http``), already enforced in
-:mod:`nb_oauth.config._model`, and hands oauthlib an https view of URLs that passed that rule.
+:mod:`nb_oauth.config`, and hands oauthlib an https view of URLs that passed that rule.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .._presenter import presenter
 from .._token import TokenSet
 from .._trace import Trace
 from .._transport import _check_fields, narrowed_scope_notice
-from ..config._model import OAuth2Config
+from ..config import OAuth2Config
 from ..errors import (
     AuthorizationDeniedError,
     InvalidTokenResponseError,

@@ -6,7 +6,7 @@ from oauthlib.oauth2 import WebApplicationClient
 
 from .._token import TokenSet
 from .._trace import Trace
-from ..config._model import OAuth2Config
+from ..config import OAuth2Config
 from ..errors import (
     InvalidRefreshResponseError,
     InvalidTokenResponseError,

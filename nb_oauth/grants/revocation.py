@@ -7,7 +7,7 @@ import time
 from .._token import TokenSet
 from .._trace import Trace
 from .._transport import PreparedCall, apply_client_authentication, send, server_error
-from ..config._model import OAuth2Config
+from ..config import OAuth2Config
 from ..errors import RevocationError
 
 

@@ -1,7 +1,7 @@
 """Importing the OAuth 2.0 settings of a Postman collection export (v2.0 and v2.1).
 
 Every ``auth`` block of type ``oauth2`` — collection, folder or request level — becomes one
-:class:`~nb_oauth.config._model.OAuth2Config`, keyed by its token name (Postman's ``tokenName``, else the
+:class:`~nb_oauth.config.OAuth2Config`, keyed by its token name (Postman's ``tokenName``, else the
 name of the collection, folder or request that holds the block).  When two blocks end up with the
 same name, the later one (in the collection's order: collection, then folders and requests depth
 first) is keyed ``"Name (2)"``, ``"Name (3)"``…, and its ``token_name`` is changed to match so the
@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import placeholders
-from ..config._model import (
+from ..config import (
     GRANT_TYPES,
     SECRET_FIELDS,
     OAuth2Config,
-    _normalise_grant_type,
+    normalise_grant_type,
 )
 from ..errors import ConfigError, redact
 
@@ -527,7 +527,7 @@ def _check_grant(kwargs: dict[str, Any], where: str, report: list[str]) -> bool:
         kwargs["grant_type"] = "authorization_code"  # Postman's default grant
         return True
     try:
-        kwargs["grant_type"] = _normalise_grant_type(grant)
+        kwargs["grant_type"] = normalise_grant_type(grant)
         return True
     except ConfigError:
         shown = grant if isinstance(grant, str) else type(grant).__name__

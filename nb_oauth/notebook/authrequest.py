@@ -39,12 +39,11 @@ def run_authrequest(shell: Any, args: argparse.Namespace, cell: str) -> None:
 def _send(name: str, request: Any, timeout: float | None) -> Any:
     import requests
 
-    from .._auth import session
     from .ui import show_error
 
     secrets = token_secrets(name)
     try:
-        with session(name) as s:
+        with tokens.session(name) as s:
             return s.request(request.method, request.url, headers=request.headers_dict(),
                              data=request.body.encode("utf-8") if request.body is not None else None,
                              timeout=timeout)

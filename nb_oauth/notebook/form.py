@@ -33,7 +33,7 @@ from .._presenter import use_presenter
 from .._store import TokenStore, tokens
 from .._token import Token
 from ..config import placeholders
-from ..config._model import REDIRECT_GRANTS, OAuth2Config, check_url, is_loopback_host
+from ..config import REDIRECT_GRANTS, OAuth2Config, check_url, is_loopback_host
 from ..errors import ConfigError, FlowCancelledError, FlowTimeoutError, OAuthError
 from ..grants._token_request import config_secrets
 from ..oidc import discovery

@@ -13,7 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..config._model import GRANT_TYPES, REDIRECT_GRANTS, SEND_AS, field_labels
+from ..config import GRANT_TYPES, REDIRECT_GRANTS, SEND_AS, field_labels
 from ..config.placeholders import has_placeholder
 
 DESCRIPTION_WIDTH = "180px"
@@ -290,7 +290,7 @@ class ParamsEditor(FieldRow):
 
 def _param_items(value: Any) -> list[tuple[str, str, str]]:
     """Best effort for prefilling; the config itself validates on use."""
-    from ..config._model import normalise_params
+    from ..config import normalise_params
     from ..errors import ConfigError
 
     try:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import ipywidgets as widgets
 import traitlets
 
+from ..oidc import discovery
 from ..redirect import callback
 
 try:  # optional: the nicer one-click experience
@@ -182,7 +183,8 @@ def report_page(content: dict[str, Any]) -> None:
     if not isinstance(origin, str) or not isinstance(base, str) or not origin.startswith("http"):
         return
     url = base if base.startswith("http") else origin.rstrip("/") + "/" + base.lstrip("/")
-    callback.set_frontend_base_url(url)
+    if callback.set_frontend_base_url(url):
+        discovery.clear_cache()  # a provider proxied by this server now announces other page addresses
 
 
 class _PressMixin:

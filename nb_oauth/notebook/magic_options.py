@@ -1,4 +1,4 @@
-"""Options of ``%oauth_token``, generated from :class:`~nb_oauth.config._model.OAuth2Config`'s fields.
+"""Options of ``%oauth_token``, generated from :class:`~nb_oauth.config.OAuth2Config`'s fields.
 
 A new config field is a new option with no other change: kebab-case name, ``--x/--no-x`` for
 booleans, repeatable lists, and ``KEY=VALUE[:body|url|header]`` for custom parameters.
@@ -14,7 +14,7 @@ from typing import Any
 
 from IPython.core.magic_arguments import argument, argument_group
 
-from ..config._model import (
+from ..config import (
     GRANT_TYPES,
     PARAM_FIELDS,
     SEND_AS,

@@ -2,7 +2,7 @@
 
 ``%load_ext nb_oauth`` registers them. Loading is cheap: ipywidgets, pandas and httpx are
 imported only when a feature needs them. The ``%oauth_token`` options are generated from
-:class:`~nb_oauth.config._model.OAuth2Config`'s fields, so a new config field is a new option with no
+:class:`~nb_oauth.config.OAuth2Config`'s fields, so a new config field is a new option with no
 other change here.
 """
 
@@ -31,7 +31,7 @@ from IPython.display import display
 
 from .._store import tokens
 from ..config import placeholders
-from ..config._model import OAuth2Config
+from ..config import OAuth2Config
 from ..errors import ConfigError, OAuthError, RedirectURLNeeded, mask, redact
 from .authrequest import run_authrequest
 from .magic_options import (

@@ -264,7 +264,7 @@ def token_secrets(name: str) -> list[str]:
     """Every secret that must not be shown for token ``name`` (token values and config secrets)."""
     from .._store import tokens
     from ..config import placeholders
-    from ..config._model import SECRET_FIELDS
+    from ..config import SECRET_FIELDS
     from ..errors import OAuthError
 
     found: list[str] = []

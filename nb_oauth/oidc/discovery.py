@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from .._transport import PreparedCall, raise_for_oauth_error, send
-from ..config._model import OAuth2Config, check_url
+from ..config import OAuth2Config, check_url
 from ..errors import DiscoveryError
 
 CACHE_SECONDS = 3600.0

@@ -11,9 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from ..errors import IDTokenError
+from .discovery import jwks
+
+if TYPE_CHECKING:
+    from .._token import TokenSet
+    from .._trace import Trace
+    from ..config import OAuth2Config
 
 LEEWAY_SECONDS = 120
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
@@ -143,3 +150,27 @@ def _validate_claims(claims: dict[str, Any], *, issuer: str | None, client_id: s
         if not hmac.compare_digest(str(claims["at_hash"]), at_hash(access_token, alg)):
             raise _fail("at_hash", "the access token is not the one this ID token was issued with")
     return claims
+
+
+def verify_id_token(cfg: OAuth2Config, token_set: TokenSet, *, nonce: str | None = None,
+                    trace: Trace | None = None) -> TokenSet:
+    """Validate the ID token when there is one and the provider's keys are known."""
+    if not token_set.id_token or not cfg.validate_id_token or not cfg.jwks_url:
+        return token_set
+    assert cfg.jwks_url is not None
+    jwks_url = cfg.jwks_url
+    validate_id_token(
+        token_set.id_token,
+        jwks=jwks(jwks_url),
+        issuer=cfg.issuer,
+        client_id=cfg.client_id or "",
+        nonce=nonce,
+        access_token=token_set.access_token,
+        refetch_jwks=lambda: jwks(jwks_url, refresh=True),
+        client_secret=cfg.client_secret,
+    )
+    if trace is not None:
+        trace.record("ID token verified", "notebook", "notebook", kind="note",
+                     note="checked: signature (JWKS), iss, aud, exp/iat" + (", nonce" if nonce else "")
+                     + ", at_hash when present")
+    return replace(token_set, id_token_verified=True)

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..config._model import is_loopback_host
+from ..config import is_loopback_host
 
 PROXY_PATH = re.compile(r"^(?P<prefix>.*?/proxy/)(?P<absolute>absolute/)?(?P<port>\d{1,5})(?P<rest>/.*)?$")
 
@@ -36,20 +36,18 @@ class Environment:
 _frontend_base_url: str | None = None
 
 
-def set_frontend_base_url(url: str | None) -> None:
+def set_frontend_base_url(url: str | None) -> bool:
     """The form's front end reports the page's own base URL (origin + base path) here.
 
-    A change forgets cached discovery documents: a provider proxied by this Jupyter server
-    (the embedded demo's ``front_channel_url="auto"``) announces different page addresses now.
+    Returns whether it changed: the caller then forgets cached discovery documents, since a
+    provider proxied by this Jupyter server (the embedded demo's ``front_channel_url="auto"``)
+    announces different page addresses now.
     """
     global _frontend_base_url
     new = _with_slash(url) if url else None
     changed = new != _frontend_base_url
     _frontend_base_url = new
-    if changed:
-        from ..oidc import discovery
-
-        discovery.clear_cache()
+    return changed
 
 
 def _with_slash(url: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._token import TokenSet
 from ..config import placeholders
-from ..config._model import OAuth2Config
+from ..config import OAuth2Config
 from ..errors import StoreError
 from .vault import EntryMap, Vault, hold
 
@@ -156,12 +156,10 @@ def load_newer(cfg: OAuth2Config, current: TokenSet, *, fresh_only: bool = True)
     newer set that is itself (nearly) expired is not returned; with ``fresh_only=False`` it is, so
     the caller can refresh with *its* refresh token rather than an already spent one.
     """
-    from .._store import needs_refresh
-
     stored = load(cfg)
     if stored is None or _same_tokens(stored, current) or stored.obtained_at <= current.obtained_at:
         return None
-    if fresh_only and needs_refresh(stored, cfg.refresh_leeway):
+    if fresh_only and stored.needs_refresh(cfg.refresh_leeway):
         return None
     return stored
 
