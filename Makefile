@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_PORT ?= 8750
 LAB_PORT  ?= 8888
 
-.PHONY: test demo bench bench-quick install clean
+.PHONY: test lint demo bench bench-quick install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ install: $(VENV)/.installed-notebook
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check nb_oauth tests benchmarks notebooks/build_notebooks.py
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 demo: $(VENV)/.installed-notebook
 	$(PY) -m nb_oauth.demo.launch --port $(DEMO_PORT) --lab-port $(LAB_PORT) --notebook notebooks/quickstart.ipynb

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable
 
@@ -60,10 +61,8 @@ def auth_flow_cost(n: int) -> float:
         def once() -> None:
             flow = auth.sync_auth_flow(request)
             next(flow)
-            try:
+            with contextlib.suppress(StopIteration):
                 flow.send(response)
-            except StopIteration:
-                pass
 
         return once
 

@@ -100,7 +100,7 @@ class OAuth2Auth(AuthBase):
         token_set = self.store.current(self.name)
         self._apply_requests(r, token_set)
         r._nb_oauth_sent = token_set.access_token  # type: ignore[attr-defined]
-        r.register_hook("response", self._retry_on_401)
+        r.hooks["response"].append(self._retry_on_401)
         return r
 
     def _retry_on_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
@@ -192,7 +192,7 @@ def auth_for(name: str, source: TokenSource | None = None) -> OAuth2Auth:
 class _TimeoutSession(requests.Session):
     """A session whose requests time out by default (``NB_OAUTH_HTTP_TIMEOUT``), so nothing hangs forever."""
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = http_timeout()
         return super().request(method, url, *args, **kwargs)

@@ -69,7 +69,8 @@ class ConsolePresenter:
         pass
 
 
-_current: contextvars.ContextVar[Presenter] = contextvars.ContextVar("nb_oauth_presenter", default=ConsolePresenter())
+_CONSOLE = ConsolePresenter()  # stateless apart from its stream, so one instance serves every context
+_current: contextvars.ContextVar[Presenter] = contextvars.ContextVar("nb_oauth_presenter", default=_CONSOLE)
 
 
 def presenter() -> Presenter:

@@ -280,9 +280,9 @@ class TokenStore:
         """A ``requests.Session`` that sends token ``name`` and keeps it fresh."""
         return session_for(name, self)
 
-    def secrets(self) -> list[str]:
+    def secrets(self) -> tuple[str, ...]:
         """Every token value held, for masking (log lines, messages)."""
-        return [s for token in self.list() for s in token.token_set.secrets()]
+        return tuple(s for token in self.list() for s in token.token_set.secrets())
 
     def clear(self) -> None:
         with self._lock:

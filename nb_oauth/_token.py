@@ -13,8 +13,8 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import StoreError, mask
@@ -323,7 +323,7 @@ class Token:
 
 
 def _human(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 90:
         return f"{seconds} s"
     if seconds < 90 * 60:

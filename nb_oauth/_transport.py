@@ -81,7 +81,7 @@ class PreparedCall:
             self.url = add_params_to_uri(self.url, url_pairs)
 
     def encoded_body(self) -> str:
-        return add_params_to_qs("", self.body)
+        return str(add_params_to_qs("", self.body))
 
 
 def apply_client_authentication(call: PreparedCall, client_id: str | None, client_secret: str | None,

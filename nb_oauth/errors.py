@@ -9,26 +9,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._trace import Trace
 
 __all__ = [
-    "OAuthError",
-    "ConfigError",
     "AuthorizationDeniedError",
-    "StateMismatchError",
-    "FlowTimeoutError",
+    "ConfigError",
+    "DiscoveryError",
     "FlowCancelledError",
-    "RedirectURLNeeded",
-    "TokenEndpointError",
+    "FlowTimeoutError",
+    "IDTokenError",
+    "InvalidRefreshResponseError",
     "InvalidTokenResponseError",
+    "ListenerError",
+    "NetworkError",
+    "OAuthError",
+    "RedirectURLNeeded",
     "RefreshError",
     "RefreshNetworkError",
-    "InvalidRefreshResponseError",
     "RevocationError",
-    "DiscoveryError",
-    "IDTokenError",
-    "NetworkError",
-    "ListenerError",
+    "StateMismatchError",
     "StoreError",
+    "TokenEndpointError",
     "mask",
     "redact",
 ]
@@ -77,7 +81,10 @@ def redact(text: str, secrets: Iterable[str | None] = (), *, ordered: bool = Fal
     """
     if not text:
         return text
-    order = secrets if ordered else sorted({str(s) for s in secrets if s and len(str(s)) >= 4}, key=len, reverse=True)
+    if ordered:
+        order = [s for s in secrets if s]
+    else:
+        order = sorted({str(s) for s in secrets if s and len(str(s)) >= 4}, key=len, reverse=True)
     for secret in order:
         if secret in text:
             text = text.replace(secret, mask(secret))
@@ -132,7 +139,7 @@ class OAuthError(Exception):
         self.error_description = redact(error_description, secrets) if error_description else None
         self.status = status
         self.fix = fix if fix is not None else SERVER_ERROR_FIXES.get(error or "", self.default_fix)
-        self.trace = None
+        self.trace: Trace | None = None
         parts = [redact(message, secrets)]
         if self.error:
             server = f"server said: {self.error}"

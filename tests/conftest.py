@@ -12,6 +12,7 @@ import pytest
 
 import nb_oauth
 from nb_oauth.oidc import discovery
+from nb_oauth.redirect import callback
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,12 +43,19 @@ def short_demo():
     srv.stop()
 
 
-@pytest.fixture(autouse=True)
-def clean_store() -> Iterator[None]:
+def _reset_module_state() -> None:
     nb_oauth.tokens.clear()
     discovery.clear_cache()
+    callback.set_frontend_base_url(None)
+
+
+@pytest.fixture(autouse=True)
+def reset_module_state() -> Iterator[None]:
+    """Every test starts and ends with nb_oauth's process-wide state empty: the token store, the
+    discovery and JWKS cache, and the page address a form reported."""
+    _reset_module_state()
     yield
-    nb_oauth.tokens.clear()
+    _reset_module_state()
 
 
 @pytest.fixture
@@ -85,7 +93,7 @@ def chromium_or_skip() -> str:
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     """Print the figures the reliability and security groups reached (requests fired, cases, secrets found)."""
-    from .report import summary_lines
+    from .support.report import summary_lines
 
     lines = summary_lines()
     if lines:
@@ -96,6 +104,6 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
 
 def pytest_sessionstart(session) -> None:  # type: ignore[no-untyped-def]
     """Figures are this run's only."""
-    from .report import REPORT
+    from .support.report import REPORT
 
     REPORT.unlink(missing_ok=True)

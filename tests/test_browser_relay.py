@@ -8,7 +8,7 @@ import nb_oauth
 from nb_oauth import OAuth2Config
 from nb_oauth.demo import PUBLIC_CLIENT_ID
 
-from .browser import chromium, log_in_and_consent, shot
+from .support.browser import chromium, log_in_and_consent, shot
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,7 @@ def test_code_flow_in_a_real_browser_and_denial(demo) -> None:
 
 def test_a_real_flows_trace_renders_as_a_diagram(demo, robot) -> None:
     """The trace of a real PKCE login, its refresh and its revocation, drawn by a browser (kept as an artifact)."""
-    from .browser import ARTIFACTS
+    from .support.browser import ARTIFACTS
 
     cfg = OAuth2Config(token_name="traced", grant_type="authorization_code_with_pkce", issuer=demo.url,
                        client_id=PUBLIC_CLIENT_ID, scope="openid profile offline_access", authorize_using_browser=True,

@@ -16,9 +16,6 @@ HUB_VARS = ("JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_URL", "JUPYTERHUB_PUBLI
 def plain_env(monkeypatch: pytest.MonkeyPatch):
     for name in HUB_VARS:
         monkeypatch.delenv(name, raising=False)
-    callback.set_frontend_base_url(None)
-    yield
-    callback.set_frontend_base_url(None)
 
 
 def test_laptop_uses_a_loopback_listener_and_opens_the_browser() -> None:

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from nb_oauth.grants.resolve import resolve_config
 from nb_oauth import ConfigError, OAuth2Config
 from nb_oauth.config import placeholders
+from nb_oauth.grants.resolve import resolve_config
 
 CONTRACT_FIELDS = {
     "token_name", "grant_type", "callback_url", "authorize_using_browser", "auth_url", "access_token_url",
@@ -21,7 +21,7 @@ CONTRACT_FIELDS = {
 
 def test_every_contract_field_exists_with_contract_defaults() -> None:
     names = {f.name for f in dataclasses.fields(OAuth2Config)}
-    assert CONTRACT_FIELDS <= names
+    assert names >= CONTRACT_FIELDS
     cfg = OAuth2Config()
     assert (cfg.client_authentication, cfg.code_challenge_method, cfg.add_token_to) == ("header", "S256", "header")
     assert (cfg.header_prefix, cfg.auto_refresh, cfg.use_token_type) == ("Bearer", True, "access_token")

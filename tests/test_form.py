@@ -9,10 +9,10 @@ from typing import Any
 
 import ipywidgets as widgets
 import pytest
-from nb_oauth.config import field_labels
 
 import nb_oauth
 from nb_oauth import tokens
+from nb_oauth.config import field_labels
 from nb_oauth.demo import (
     CONFIDENTIAL_CLIENT_ID,
     CONFIDENTIAL_CLIENT_SECRET,
@@ -43,10 +43,7 @@ def clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr("nb_oauth.redirect.browser._open", lambda url: opened.append(url) or True)
     monkeypatch.setenv("NB_OAUTH_REMOTE", "0")
     monkeypatch.setenv("NB_OAUTH_CALLBACK_TIMEOUT", "30")
-    tokens.clear()
     yield opened
-    tokens.clear()
-    callback.set_frontend_base_url(None)
 
 
 def make_form(server: DemoServer, ns: dict[str, Any] | None = None, **fields: Any) -> TokenForm:

@@ -11,15 +11,15 @@ import pytest
 import requests
 
 import nb_oauth
-from nb_oauth.grants.resolve import resolve_config
 from nb_oauth import OAuth2Config
 from nb_oauth.demo import (
     CONFIDENTIAL_CLIENT_ID,
     CONFIDENTIAL_CLIENT_SECRET,
     PUBLIC_CLIENT_ID,
 )
+from nb_oauth.grants.resolve import resolve_config
 
-from .servers import recording_proxy
+from .support.servers import recording_proxy
 
 
 def code_config(demo, **kw) -> OAuth2Config:
@@ -110,7 +110,7 @@ def test_implicit_token_arrives_through_the_relay(demo, robot) -> None:
     token = nb_oauth.get_new_access_token(cfg)
     assert token.refresh_token is None
     assert api_me("imp", demo)["sub"] == "alice"
-    redirect = [s for s in token.trace.steps if s.title.startswith("Redirect")][0]
+    redirect = next(s for s in token.trace.steps if s.title.startswith("Redirect"))
     assert redirect.note and "fragment" in redirect.note
 
 

@@ -39,8 +39,8 @@ from nb_oauth.demo import (
 from nb_oauth.demo import robot as demo_robot
 from nb_oauth.redirect.listener import CallbackListener
 
-from . import report
-from .servers import LocalServer, Reply, Seen
+from .support import report
+from .support.servers import LocalServer, Reply, Seen
 
 
 def figure(**values: Any) -> None:
@@ -272,7 +272,7 @@ def self_signed(tmp: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=1))

@@ -39,7 +39,7 @@ from nb_oauth.redirect.listener import (
     CallbackListener,
 )
 
-from . import report
+from .support import report
 
 #: Every injected payload carries this marker, so a reflection is easy to spot.
 MARK = "nbxq7"
@@ -96,7 +96,7 @@ def fire(port: int, raw: bytes, *, host: str = "127.0.0.1", timeout: float = 15.
     except (ConnectionResetError, BrokenPipeError):
         reset = True
     data = b"".join(chunks)
-    head, sep, body = data.partition(b"\r\n\r\n")
+    head, _sep, body = data.partition(b"\r\n\r\n")
     match = re.match(rb"HTTP/\d\.\d (\d{3})", head)
     if not match:  # an HTTP/0.9-style answer is a bare body
         return Outcome(None, b"", data, reset)
@@ -244,7 +244,7 @@ def redirect_params(draw: st.DrawFn, real: str) -> list[tuple[str, str]]:
         else:
             states = [draw(near_misses(real))]
             if story == "wrong_with_code":
-                others = [("code", draw(st.text(min_size=1, max_size=20)))] + others
+                others = [("code", draw(st.text(min_size=1, max_size=20))), *others]
     return draw(st.permutations(others + [("state", s) for s in states]))
 
 
@@ -301,7 +301,7 @@ def malformed_probes(draw: st.DrawFn, real: str, path: str) -> Probe:
                              "GET\x00", "POST\t"]),
             st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12),
             payload.map(lambda p: p.replace(" ", ""))))
-        return Probe(request_bytes(verb, target, [("Host", "x")]), flat(params) + (verb,), may_be_relay=not query)
+        return Probe(request_bytes(verb, target, [("Host", "x")]), (*flat(params), verb), may_be_relay=not query)
     if kind == "path":
         other = draw(st.one_of(
             st.sampled_from(["/", "/favicon.ico", "/callbac", path + "x", path + "/../" + path, "//evil.example" + path,

@@ -8,7 +8,6 @@ checked for secrets.
 from __future__ import annotations
 
 import _thread
-import importlib.util
 import os
 import socket
 import subprocess
@@ -24,10 +23,10 @@ import requests
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from nb_oauth.config import OAuth2Config
 
 import nb_oauth
 from nb_oauth import tokens
+from nb_oauth.config import OAuth2Config
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET
 from nb_oauth.notebook import magics
 from nb_oauth.notebook.ui import Countdown, NotebookPresenter
@@ -378,8 +377,6 @@ def test_list_show_trace_refresh_revoke_delete(ip: InteractiveShell, robot, demo
 
 
 def test_no_argument_shows_the_form(ip: InteractiveShell) -> None:
-    if importlib.util.find_spec("nb_oauth.notebook.form") is None:
-        pytest.skip("nb_oauth.notebook.form (the widget form) is not in this tree yet")
     cell = run(ip, "%oauth_token")
     assert cell.error is None, cell.text
     assert cell.outputs, "the form was not displayed"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .notebook_run import find_secrets, outputs_text, run_notebook
+from .support.notebook_run import find_secrets, outputs_text, run_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]

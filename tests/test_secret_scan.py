@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET, DEMO_USERS
 
-from .report import record
+from .support.report import record
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 

@@ -18,10 +18,10 @@ import keyring
 import keyring.backend
 import pytest
 from filelock import FileLock
-from nb_oauth.config import OAuth2Config
 
 import nb_oauth
 from nb_oauth._token import TokenSet
+from nb_oauth.config import OAuth2Config
 from nb_oauth.errors import OAuthError, StoreError
 from nb_oauth.sharing import shared
 from nb_oauth.sharing import vault as shared_vault

@@ -27,8 +27,8 @@ from nb_oauth import OAuth2Config
 from nb_oauth._transport import MAX_RESPONSE_BYTES
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET
 
-from . import report
-from .servers import LocalServer, Reply, Seen
+from .support import report
+from .support.servers import LocalServer, Reply, Seen
 
 #: Secrets the fake endpoint hands out; none may ever show up in a message.
 SERVER_ACCESS = "srv-access-9f8e7d6c5b4a39281706"
@@ -222,13 +222,8 @@ CASES: dict[str, Case] = {
 }
 
 
-#: Cases that fail until a fix outside the transport lands (strict: they flag when it does).
-PENDING: dict[str, str] = {}
-
-
 def case_params() -> list[Any]:
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=PENDING[name])) if name in PENDING
-            else name for name in CASES]
+    return list(CASES)
 
 
 # -- servers --------------------------------------------------------------------------------------------

@@ -313,8 +313,8 @@ def test_self_messages_stay_inside_the_drawing() -> None:
     t.record("Validate the response against the cached JWKS of the API", "api", "api", duration=0.004)
     root = svg_root(t)
     width = float(root.get("width"))
-    label = [el for el in root.iter(f"{SVG}text") if "Validate" in "".join(el.itertext())][0]
+    label = next(el for el in root.iter(f"{SVG}text") if "Validate" in "".join(el.itertext()))
     assert label.get("text-anchor") == "end" and float(label.get("x")) < width
     t.record("Check the ID token", "notebook", "notebook")
-    label = [el for el in svg_root(t).iter(f"{SVG}text") if "Check the ID" in "".join(el.itertext())][0]
+    label = next(el for el in svg_root(t).iter(f"{SVG}text") if "Check the ID" in "".join(el.itertext()))
     assert label.get("text-anchor") == "start"

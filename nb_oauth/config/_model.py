@@ -23,13 +23,14 @@ from ._checks import (
     URL_FIELDS,
     CustomParam,
     _choice,
-    normalise_grant_type,
     _string_list,
     check_callback_url,
     check_code_verifier,
     check_url,
+    normalise_grant_type,
     normalise_params,
 )
+
 
 @dataclass
 class OAuth2Config:
@@ -82,7 +83,7 @@ class OAuth2Config:
 
     def __post_init__(self) -> None:
         self.grant_type = normalise_grant_type(self.grant_type)
-        for name in URL_FIELDS + ("callback_url",):
+        for name in (*URL_FIELDS, "callback_url"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{name} must be a URL string, not {type(value).__name__}.", fix=f"Pass {name}='https://…'.")
@@ -208,7 +209,7 @@ class OAuth2Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             default = f.default if f.default is not dataclasses.MISSING else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
             if value == default and f.name != "token_name":
                 continue
             if f.name in SECRET_FIELDS and value and not placeholders.has_placeholder(value):
@@ -223,7 +224,7 @@ class OAuth2Config:
 def _label(name: str) -> str:
     for f in dataclasses.fields(OAuth2Config):
         if f.name == name:
-            return f.metadata.get("label", name)
+            return str(f.metadata.get("label", name))
     return name
 
 

@@ -98,7 +98,7 @@ class DemoContext:
 
     @property
     def public_jwks(self) -> dict[str, Any]:
-        return self.keys.as_dict(private=False)
+        return dict(self.keys.as_dict(private=False))
 
 
 def current_context() -> DemoContext:

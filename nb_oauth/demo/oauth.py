@@ -118,11 +118,11 @@ class DemoDeviceAuthorizationEndpoint(DeviceAuthorizationEndpoint):
         ctx: DemoContext = self.server.ctx
         return ctx
 
-    @property  # type: ignore[override]
+    @property
     def EXPIRES_IN(self) -> int:  # noqa: N802 - Authlib's attribute name
         return self.ctx.settings.device_code_lifetime
 
-    @property  # type: ignore[override]
+    @property
     def INTERVAL(self) -> int:  # noqa: N802 - Authlib's attribute name
         return self.ctx.settings.device_interval
 
@@ -283,6 +283,7 @@ class DemoResourceProtector(ResourceProtector):
         if not any(name.lower() == "www-authenticate" for name, _ in headers):
             headers.append(("WWW-Authenticate", f'Bearer error="{error.error}"'))
         raise_http_exception(error.status_code, json.dumps(dict(error.get_body())), headers)
+        raise AssertionError("raise_http_exception always raises")  # for the type checker: NoReturn
 
     def require(self, scope: str | None = None) -> Token:
         """Return the request's valid token or abort with the Bearer error."""

@@ -177,11 +177,11 @@ def authorize() -> ResponseReturnValue:
         return _render_login(client, action)
     if "none" in (request.values.get("prompt") or "").split():
         # Consent is never remembered here, so a silent request cannot succeed.
-        error = ConsentRequiredError(
+        refusal = ConsentRequiredError(
             redirect_uri=grant.redirect_uri, redirect_fragment=grant.ERROR_RESPONSE_FRAGMENT
         )
-        error.state = request.values.get("state")
-        return _authorization_error(ctx, error)
+        refusal.state = request.values.get("state")
+        return _authorization_error(ctx, refusal)
     return _render_consent(
         client, user, request.values.get("scope"), action, redirect_uri=grant.redirect_uri
     )

@@ -28,6 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -94,8 +95,8 @@ class PageParser(HTMLParser):
             elif kind not in ("checkbox", "radio") or "checked" in a:
                 self._form.fields.append((a["name"], a.get("value", "")))
                 self._form.field_types[a["name"]] = kind
-        elif tag == "button" and self._form is not None:
-            if a.get("type", "submit").lower() == "submit" and a.get("name"):
+        elif tag == "button" and self._form is not None and a.get("type", "submit").lower() == "submit" \
+                and a.get("name"):
                 self._form.buttons.append((a["name"], a.get("value", "")))
         if tag in VOID_TAGS:
             return
@@ -145,7 +146,7 @@ class Robot:
         self.session.headers["User-Agent"] = "nb_oauth-robot/1.0"
 
     def _send(
-        self, method: str, url: str, data: object = None, headers: dict[str, str] | None = None
+        self, method: str, url: str, data: Any = None, headers: dict[str, str] | None = None
     ) -> requests.Response:
         response = self.session.request(
             method, url, data=data, headers=headers, allow_redirects=False, timeout=self.timeout

@@ -60,6 +60,7 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, cancel: threading.Event | N
         raise TokenEndpointError("The device authorization answer lacks device_code, user_code or verification_uri.",
                                  fix="Check device_authorization_url points at the provider's device endpoint.",
                                  secrets=secrets)
+    assert isinstance(device_code, str) and isinstance(user_code, str) and isinstance(verification_uri, str)
     complete = data.get("verification_uri_complete")
     interval = _number(data.get("interval"), 5.0)
     lifetime = _number(data.get("expires_in"), 600.0)

@@ -50,7 +50,7 @@ PKCE_VERIFIER_LENGTH = 64
 def _https_view(url: str) -> str:
     """The same URL with an https scheme, for oauthlib's process-wide transport check only."""
     parts = urlsplit(url)
-    return urlunsplit(("https",) + tuple(parts[1:])) if parts.scheme == "http" else url
+    return urlunsplit(("https", *tuple(parts[1:]))) if parts.scheme == "http" else url
 
 
 def _restore_scheme(built: str, original: str) -> str:
@@ -154,7 +154,7 @@ class RedirectFlow:
         if not self.plan.paste:  # in paste mode the link is shown with the request to paste the result
             presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
                                           cancel_url=self.listener.abort_url if self.listener else None)
-        return url
+        return str(url)
 
     # -- step 2: the redirect ------------------------------------------------------------------------
 

@@ -166,5 +166,5 @@ def with_default_content_type(request: HttpRequest) -> HttpRequest:
         json.loads(request.body)
     except ValueError:
         return request
-    return HttpRequest(request.method, request.url, request.headers + [("Content-Type", "application/json")],
+    return HttpRequest(request.method, request.url, [*request.headers, ("Content-Type", "application/json")],
                        request.body)

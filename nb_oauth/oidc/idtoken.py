@@ -146,8 +146,8 @@ def _validate_claims(claims: dict[str, Any], *, issuer: str | None, client_id: s
         got = claims.get("nonce")
         if not isinstance(got, str) or not hmac.compare_digest(got, nonce):
             raise _fail("nonce", "the nonce is not the one this login sent (a replayed ID token?)")
-    if access_token and "at_hash" in claims:
-        if not hmac.compare_digest(str(claims["at_hash"]), at_hash(access_token, alg)):
+    if access_token and "at_hash" in claims \
+            and not hmac.compare_digest(str(claims["at_hash"]), at_hash(access_token, alg)):
             raise _fail("at_hash", "the access token is not the one this ID token was issued with")
     return claims
 

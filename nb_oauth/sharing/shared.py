@@ -26,23 +26,22 @@ from pathlib import Path
 from typing import Any
 
 from .._token import TokenSet
-from ..config import placeholders
-from ..config import OAuth2Config
+from ..config import OAuth2Config, placeholders
 from ..errors import StoreError
 from .vault import EntryMap, Vault, hold
 
 __all__ = [
-    "save",
+    "describe",
+    "entry_key",
+    "identity",
+    "list_names",
     "load",
     "load_newer",
-    "remove",
-    "list_names",
     "refresh_lock",
     "refresh_lock_path",
+    "remove",
+    "save",
     "store_path",
-    "describe",
-    "identity",
-    "entry_key",
 ]
 
 #: Seconds to wait for another kernel's refresh; covers discovery, refresh and key fetches at their timeout.
@@ -196,8 +195,9 @@ def _token_set(record: Mapping[str, Any]) -> TokenSet:
     try:
         if not isinstance(data, Mapping) or not isinstance(data.get("access_token"), str):
             raise ValueError("no access token")
+        fields: dict[str, Any] = {name: data.get(name) for name in _TOKEN_FIELDS}
         return TokenSet(
-            **{name: data.get(name) for name in _TOKEN_FIELDS},
+            **fields,
             expires_at=_parse_time(data.get("expires_at")),
             obtained_at=_parse_time(data.get("obtained_at")) or datetime.now(UTC),
             raw=dict(data.get("raw") or {}),

@@ -7,6 +7,7 @@ also leaves a screenshot and the HTML of every tab it had open.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from collections.abc import Callable, Generator, Iterator
@@ -15,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from ..browser import chromium
 from ..conftest import chromium_or_skip, free_port
+from ..support.browser import chromium
 from .jupyter_server import JupyterServer, new_server
 from .ui import E2E_ARTIFACTS, SETUP, Notebook, Steps, write_notebook
 
@@ -134,10 +135,8 @@ def capture_failure(ctx: Any, folder: Path) -> None:
             tab.screenshot(path=str(stem.with_suffix(".png")), timeout=10_000)
         except Exception as exc:  # a dead tab must not hide the test's own error
             stem.with_suffix(".txt").write_text(f"no screenshot: {exc}\n")
-        try:
+        with contextlib.suppress(Exception):
             stem.with_suffix(".html").write_text(tab.content())
-        except Exception:
-            pass
 
 
 def _folder_name(test_name: str) -> str:

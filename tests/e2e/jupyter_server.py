@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -94,10 +95,8 @@ class JupyterServer:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        try:  # kernels that outlived the server
+        with contextlib.suppress(ProcessLookupError):  # kernels that outlived the server
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def shut_down_kernels(self, path: str) -> None:
         """End the sessions (and kernels) of one notebook, so a test leaves nothing running."""

@@ -9,7 +9,7 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ..browser import ARTIFACTS, log_in_and_consent
+from ..support.browser import ARTIFACTS, log_in_and_consent
 
 #: Where every screenshot and failure capture of these tests goes.
 E2E_ARTIFACTS = ARTIFACTS / "e2e"

@@ -36,7 +36,7 @@ class _Server(ThreadingHTTPServer):
         pass  # clients that hang up early are part of the tests
 
 
-def _handler(owner: "LocalServer") -> type[BaseHTTPRequestHandler]:
+def _handler(owner: LocalServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -84,7 +84,7 @@ class LocalServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         self.thread.start()
         return self
 

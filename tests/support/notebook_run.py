@@ -10,7 +10,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from .conftest import robot_command
+from ..conftest import robot_command
 
 COLLECT_SECRETS = """
 import json as _json, nb_oauth as _nb

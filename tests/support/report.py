@@ -79,10 +79,7 @@ def summary_lines(path: Path = REPORT) -> list[str]:
     """One line per figure, for a terminal summary."""
     lines: list[str] = []
     for section, figures in sorted(read(path).items()):
-        if isinstance(figures, Mapping):
-            shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(figures.items()))
-        else:
-            shown = str(figures)
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in sorted(figures.items())) if isinstance(figures, Mapping) else str(figures)
         lines.append(f"{section}: {shown}")
     return lines
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .conftest import CHROMIUM_ARGS, chromium_or_skip
+from ..conftest import CHROMIUM_ARGS, chromium_or_skip
 
 ARTIFACTS = Path(os.environ.get("NB_OAUTH_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
 

@@ -1,0 +1,1 @@
+"""Helpers the tests share: servers, the browser, notebook runs, the figures report."""
