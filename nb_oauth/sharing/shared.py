@@ -11,7 +11,7 @@ Under the lock a kernel first adopts a token another kernel already refreshed
 (:func:`load_newer`), and only refreshes itself when there is none; :func:`save` also never
 replaces a stored token set with an older one.
 
-Storage and its guarantees (encryption, permissions, atomic writes) are in :mod:`.shared_vault`.
+Storage and its guarantees (encryption, permissions, atomic writes) are in :mod:`.vault`.
 """
 
 from __future__ import annotations

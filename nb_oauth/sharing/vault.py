@@ -16,32 +16,61 @@ Safety rules: every read and write happens under a cross-process lock; a write g
 file in the same directory, is fsynced and then renamed over the old file, so a crash leaves the
 old file intact; a file that cannot be read (damaged, wrong key, loose permissions) raises
 :class:`StoreError` and is never overwritten or "repaired".
+
+The file format and crypto are in :mod:`._vault_format`; permissions, atomic writes and locks in
+:mod:`._vault_files`. This module picks the key source and runs reads and writes.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import os
 import secrets
-import stat
-import struct
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from filelock import FileLock, Timeout
 
 from ..errors import StoreError
+from ._vault_files import (  # noqa: F401  (re-exported: the file safety used to live here)
+    ENV_DIR,
+    _fsync_dir,
+    _io_error,
+    _locks,
+    _locks_guard,
+    _posix,
+    atomic_write,
+    check_private_dir,
+    check_private_file,
+    config_dir,
+    ensure_dir,
+    file_lock,
+    hold,
+)
+from ._vault_format import (  # noqa: F401  (re-exported: the file format used to live here)
+    _HEADER,
+    FORMAT_VERSION,
+    KEYFILE,
+    KEYRING,
+    MAGIC,
+    PASSPHRASE,
+    SCRYPT_LOG2_N,
+    SCRYPT_P,
+    SCRYPT_R,
+    SOURCE_NAMES,
+    EntryMap,
+    Header,
+    Opened,
+    _derive,
+    _key_cache,
+    _valid_key,
+    damaged,
+    key_check,
+)
 
-ENV_DIR = "NB_OAUTH_CONFIG_DIR"
 ENV_BACKEND = "NB_OAUTH_SHARE_BACKEND"
 ENV_PASSPHRASE = "NB_OAUTH_SHARE_PASSPHRASE"
 
@@ -50,32 +79,8 @@ KEY_FILE = "shared-tokens.key"
 LOCK_FILE = "shared-tokens.lock"
 KEYRING_SERVICE = "nb_oauth"
 
-MAGIC = b"NBOAUTHS"
-FORMAT_VERSION = 1
-#: magic, version, key source, scrypt log2(n), r, p, salt, key check
-_HEADER = struct.Struct(">8sBBBBB16s16s")
-
-KEYFILE, KEYRING, PASSPHRASE = 1, 2, 3
-SOURCE_NAMES = {KEYFILE: "key file", KEYRING: "OS keyring", PASSPHRASE: "passphrase"}
-
-SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1
 #: The store lock only covers one read-modify-write of a small file.
 STORE_LOCK_TIMEOUT = 30.0
-
-EntryMap = dict[str, Any]
-
-
-# -- where ------------------------------------------------------------------------------------------
-
-
-def config_dir() -> Path:
-    """The user's nb_oauth config directory (``NB_OAUTH_CONFIG_DIR`` overrides it)."""
-    override = os.environ.get(ENV_DIR, "").strip()
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("nb_oauth", appauthor=False))
 
 
 # -- which key source -------------------------------------------------------------------------------
@@ -133,223 +138,6 @@ def desired_source() -> int:
     if forced == "file":
         return KEYFILE
     return KEYRING if usable_keyring() is not None else KEYFILE
-
-
-# -- the header -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Header:
-    """What a reader needs before decrypting: the key source, KDF parameters and a key check."""
-
-    source: int
-    salt: bytes
-    check: bytes
-    log2_n: int = 0
-    r: int = 0
-    p: int = 0
-
-    def pack(self) -> bytes:
-        return _HEADER.pack(MAGIC, FORMAT_VERSION, self.source, self.log2_n, self.r, self.p, self.salt, self.check)
-
-    @classmethod
-    def unpack(cls, blob: bytes, path: Path) -> Header:
-        if len(blob) < _HEADER.size or not blob.startswith(MAGIC):
-            why = "it is truncated" if MAGIC.startswith(blob[:len(MAGIC)]) else "it is not an nb_oauth token store"
-            raise damaged(path, why)
-        magic, version, source, log2_n, r, p, salt, check = _HEADER.unpack_from(blob)
-        if version != FORMAT_VERSION:
-            raise StoreError(f"The shared token store {path} has format {version}, which this nb_oauth cannot read.",
-                             fix="Upgrade nb_oauth in this environment (the file is left as it is).")
-        if source not in SOURCE_NAMES:
-            raise damaged(path, "its header is corrupted")
-        return cls(source, salt, check, log2_n, r, p)
-
-
-def key_check(key: bytes, salt: bytes) -> bytes:
-    """A tag telling "wrong key" apart from "damaged file" (Fernet alone cannot)."""
-    return hmac.new(key, b"nb_oauth shared store key check" + salt, hashlib.sha256).digest()[:16]
-
-
-# -- errors -----------------------------------------------------------------------------------------
-
-
-def damaged(path: Path, why: str) -> StoreError:
-    return StoreError(
-        f"The shared token store {path} cannot be read: {why}. nb_oauth leaves it as it is and will not "
-        "overwrite it.",
-        fix=f"Restore it from a backup, or delete {path} to start over (the shared tokens in it are lost: "
-            "get them again).",
-    )
-
-
-def _io_error(action: str, path: Path, exc: OSError) -> StoreError:
-    return StoreError(f"Could not {action} {path}: {exc.strerror or type(exc).__name__}.",
-                      fix=f"Check the permissions and free space of {path.parent}.")
-
-
-# -- permissions ------------------------------------------------------------------------------------
-
-
-def _posix() -> bool:
-    return os.name == "posix" and hasattr(os, "getuid")
-
-
-def check_private_file(path: Path, what: str) -> None:
-    """Refuse a file another user owns or can read: never fix it silently, the user must look."""
-    if not _posix():
-        return
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise _io_error("read", path, exc) from None
-    if st.st_uid != os.getuid():
-        raise StoreError(f"The {what} {path} belongs to another user; nb_oauth refuses to use it.",
-                         fix=f"Delete {path} if you do not know where it comes from.")
-    if st.st_mode & 0o077:
-        raise StoreError(
-            f"The {what} {path} is open to other users (mode {stat.S_IMODE(st.st_mode):03o}); nb_oauth refuses "
-            "to use it and leaves it unchanged.",
-            fix=f"Run: chmod 600 {path} (and consider whether someone may have read it; if so, delete it "
-                "and revoke the tokens).",
-        )
-
-
-def check_private_dir(path: Path) -> None:
-    """Refuse a directory others can write to: they could swap the key or the store."""
-    if not _posix():
-        return
-    st = os.stat(path)
-    if st.st_uid != os.getuid():
-        raise StoreError(f"The directory {path} belongs to another user; nb_oauth will not keep tokens there.",
-                         fix=f"Point {ENV_DIR} at a directory of your own.")
-    if st.st_mode & 0o022:
-        raise StoreError(
-            f"The directory {path} is writable by other users (mode {stat.S_IMODE(st.st_mode):03o}); nb_oauth "
-            "will not keep tokens there.",
-            fix=f"Run: chmod 700 {path}",
-        )
-
-
-def ensure_dir(path: Path) -> None:
-    """Create the directory 0700 when missing; check an existing one."""
-    if not path.is_dir():
-        try:
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if _posix():
-                os.chmod(path, 0o700)
-        except OSError as exc:
-            raise _io_error("create the directory", path, exc) from None
-    check_private_dir(path)
-
-
-# -- atomic write -----------------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file 0600 in the same directory, fsync, rename over: readers see the old or the new file."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise _io_error("write", path, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise StoreError(f"Could not write {path}: {exc.strerror or type(exc).__name__}. The previous "
-                             "file is unchanged.",
-                             fix=f"Check the permissions and free space of {path.parent}.") from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename itself durable (POSIX only; best effort)."""
-    if not _posix():
-        return
-    with suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-# -- locks ------------------------------------------------------------------------------------------
-
-_locks: dict[str, FileLock] = {}
-_locks_guard = threading.Lock()
-
-
-def file_lock(path: Path) -> FileLock:
-    """One FileLock object per path: re-entrant in a thread, exclusive across threads and processes."""
-    key = str(path)
-    with _locks_guard:
-        lock = _locks.get(key)
-        if lock is None:
-            lock = _locks[key] = FileLock(key, mode=0o600)
-        return lock
-
-
-@contextmanager
-def hold(path: Path, timeout: float, what: str) -> Iterator[None]:
-    """Hold the lock file ``path``; a timeout is a :class:`StoreError` naming the lock, not a hang."""
-    ensure_dir(path.parent)
-    lock = file_lock(path)
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout:
-        raise StoreError(
-            f"Another process has held {what} for more than {timeout:g} s ({path}).",
-            fix="Wait for the other kernel to finish, or stop it if it is stuck; the lock is freed when that "
-                "process ends.",
-        ) from None
-    except OSError as exc:
-        raise _io_error("lock", path, exc) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-# -- keys -------------------------------------------------------------------------------------------
-
-_key_cache: dict[tuple[Any, ...], bytes] = {}
-
-
-def _derive(passphrase: str, header: Header) -> bytes:
-    """scrypt is slow on purpose, so a derived key is cached per (passphrase, salt) in this process."""
-    cache_key = ("scrypt", hashlib.sha256(passphrase.encode()).digest(), header.salt, header.log2_n, header.r,
-                 header.p)
-    key = _key_cache.get(cache_key)
-    if key is None:
-        raw = hashlib.scrypt(passphrase.encode(), salt=header.salt, n=1 << header.log2_n, r=header.r,
-                             p=header.p, dklen=32, maxmem=256 * 1024 * 1024)
-        key = _key_cache[cache_key] = base64.urlsafe_b64encode(raw)
-    return key
-
-
-def _valid_key(key: bytes) -> bool:
-    try:
-        Fernet(key)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
-@dataclass
-class Opened:
-    """A store that was read: its data, and the header and key that opened it."""
-
-    entries: EntryMap
-    header: Header
-    key: bytes
 
 
 class Vault:
