@@ -28,7 +28,7 @@ import nb_oauth
 from nb_oauth import tokens
 from nb_oauth.config import OAuth2Config
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET
-from nb_oauth.notebook import magics
+from nb_oauth.notebook import magic_options, magics
 from nb_oauth.notebook.ui import Countdown, NotebookPresenter
 
 PKCE = ("--grant-type authorization_code_with_pkce --auth-url {{BASE}}/authorize --access-token-url {{BASE}}/token "
@@ -133,7 +133,7 @@ def test_help_lists_generated_options(ip: InteractiveShell) -> None:
 
 
 def test_every_config_field_is_an_option() -> None:
-    options = {o.field: o for o in magics.CONFIG_OPTIONS}
+    options = {o.field: o for o in magic_options.CONFIG_OPTIONS}
     assert set(options) == {f.name for f in fields(OAuth2Config)} - {"token_name"}
     parser = magics.OAuthMagics.oauth_token.parser
     args = magics._parse(magics.OAuthMagics.oauth_token,
@@ -159,7 +159,7 @@ def test_every_config_field_is_an_option() -> None:
     ("q=1:request_url", ("q", "1", "url")),
 ])
 def test_custom_param_syntax(text: str, expected: tuple[str, str, str]) -> None:
-    assert magics.parse_param(text, "token-request-param") == expected
+    assert magic_options.parse_param(text, "token-request-param") == expected
 
 
 def test_custom_param_without_equals_is_an_error(ip: InteractiveShell) -> None:

@@ -4,25 +4,47 @@ The classes implement Authlib's model mixins so Authlib's grants and
 endpoints can drive them directly; nothing here knows protocol rules beyond
 "is it expired, revoked, or issued to this client". One ``RLock`` guards
 every store, because the server answers requests on several threads.
+
+Users and clients live in :mod:`.parties`, codes, tokens and device
+authorizations in :mod:`.credentials`; they are re-exported here.
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
-from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, list_to_scope, scope_to_list
-from authlib.oauth2.rfc8628 import DeviceCredentialMixin
-from authlib.oidc.core import AuthorizationCodeMixin
+from authlib.oauth2.rfc6749 import ClientMixin
 
-from .constants import DEMO_USERS, USER_PROFILES
+from .credentials import AuthorizationCode, DeviceCredential, Token, TokenRef
+from .parties import (
+    _LOOPBACK_HOSTS,  # noqa: F401  (re-exported with the rest)
+    USERS,
+    Client,
+    User,
+    authenticate_user,
+    is_loopback_redirect_uri,
+    url_origin,
+)
 
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+__all__ = [
+    "USERS",
+    "AuthorizationCode",
+    "Client",
+    "DeviceCredential",
+    "Settings",
+    "Stats",
+    "Store",
+    "Token",
+    "TokenRef",
+    "User",
+    "authenticate_user",
+    "is_loopback_redirect_uri",
+    "url_origin",
+]
 
 
 @dataclass
@@ -35,295 +57,6 @@ class Settings:
     device_interval: int = 1
     jwt_access_tokens: bool = False
     authorization_code_lifetime: int = 600
-
-
-@dataclass(frozen=True)
-class User:
-    """A demo resource owner; ``sub`` is the username so tests can predict it."""
-
-    username: str
-    name: str
-    email: str
-
-    def get_user_id(self) -> str:
-        """Authlib's JWT access-token generator reads the subject from here."""
-        return self.username
-
-
-USERS: dict[str, User] = {
-    name: User(name, USER_PROFILES[name]["name"], USER_PROFILES[name]["email"])
-    for name in DEMO_USERS
-}
-
-
-def authenticate_user(username: str, password: str) -> User | None:
-    """Check a demo login in constant time so the demo models good practice."""
-    expected = DEMO_USERS.get(username)
-    if expected is None or not secrets.compare_digest(expected, password):
-        return None
-    return USERS[username]
-
-
-def is_loopback_redirect_uri(uri: str) -> bool:
-    """RFC 8252 loopback redirect: any port and path on 127.0.0.1, localhost or [::1]."""
-    try:
-        parts = urlsplit(uri)
-        _ = parts.port  # raises ValueError for a malformed port
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and (parts.hostname or "") in _LOOPBACK_HOSTS
-        and not parts.fragment
-    )
-
-
-def url_origin(url: str) -> tuple[str, str, int] | None:
-    """``(scheme, host, port)`` of an http(s) URL, default port filled in; None if it has none."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
-        return None
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
-
-
-@dataclass(eq=False)
-class Client(ClientMixin):
-    """A pre-registered client; redirect URIs follow the loopback rule plus extras.
-
-    While the server has a front channel (see ``DemoContext``), any redirect URI
-    on that front channel's origin is accepted too: a kernel's listener proxied
-    by the same Jupyter server lives there.
-    """
-
-    client_id: str
-    name: str
-    client_secret: str | None
-    auth_methods: frozenset[str]
-    grant_types: frozenset[str]
-    response_types: frozenset[str]
-    scopes: tuple[str, ...]
-    redirect_uris: tuple[str, ...] = ()
-    redirect_prefixes: tuple[str, ...] = ()
-    client_metadata: dict[str, Any] = field(default_factory=dict)
-    front_channel: Callable[[], str | None] | None = None
-
-    @property
-    def is_public(self) -> bool:
-        """Public clients have no secret and authenticate with ``none``."""
-        return self.client_secret is None
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> str | None:
-        """Only an exactly registered URI can serve as a default."""
-        return self.redirect_uris[0] if self.redirect_uris else None
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        """Silently drop scopes this client may not have, keeping request order."""
-        if not scope:
-            return ""
-        allowed = set(self.scopes)
-        granted: list[str] = []
-        for item in scope_to_list(scope) or []:
-            if item in allowed and item not in granted:
-                granted.append(item)
-        return list_to_scope(granted)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        if redirect_uri in self.redirect_uris:
-            return True
-        if any(redirect_uri.startswith(prefix) for prefix in self.redirect_prefixes):
-            return True
-        if is_loopback_redirect_uri(redirect_uri):
-            return True
-        return self._on_front_channel_origin(redirect_uri)
-
-    def _on_front_channel_origin(self, redirect_uri: str) -> bool:
-        front = self.front_channel() if self.front_channel is not None else None
-        if not front or "#" in redirect_uri:
-            return False
-        origin = url_origin(front)
-        return origin is not None and url_origin(redirect_uri) == origin
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        if self.client_secret is None:
-            return False
-        return secrets.compare_digest(self.client_secret, client_secret)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in self.auth_methods
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type in self.response_types
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.grant_types
-
-
-@dataclass(eq=False)
-class AuthorizationCode(AuthorizationCodeMixin):
-    """An issued authorization code with its PKCE and OIDC context."""
-
-    code: str
-    client_id: str
-    redirect_uri: str | None
-    scope: str
-    user: User
-    expires_at: float
-    nonce: str | None = None
-    auth_time: int | None = None
-    code_challenge: str | None = None
-    code_challenge_method: str | None = None
-    used: bool = False
-
-    def get_redirect_uri(self) -> str | None:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int | None:
-        return self.auth_time
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.expires_at
-
-
-@dataclass(eq=False)
-class Token(TokenMixin):
-    """One token issuance; mixin methods answer for the access token."""
-
-    access_token: str
-    client: Client
-    scope: str
-    expires_in: int
-    issued_at: float
-    grant_type: str
-    user: User | None = None
-    refresh_token: str | None = None
-    refresh_expires_at: float | None = None
-    code: str | None = None
-    token_type: str = "Bearer"
-    access_revoked: bool = False
-    refresh_revoked: bool = False
-
-    @property
-    def client_id(self) -> str:
-        return self.client.client_id
-
-    @property
-    def expires_at(self) -> float:
-        return self.issued_at + self.expires_in
-
-    def check_client(self, client: ClientMixin) -> bool:
-        return self.client.client_id == client.get_client_id()
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return self.expires_in
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.access_revoked
-
-    def refresh_usable(self) -> bool:
-        """A refresh token works until rotated, revoked or past its lifetime."""
-        if self.refresh_token is None or self.refresh_revoked:
-            return False
-        return self.refresh_expires_at is None or time.time() < self.refresh_expires_at
-
-    def get_user(self) -> User | None:
-        return self.user
-
-    def get_client(self) -> Client:
-        return self.client
-
-
-@dataclass(eq=False)
-class TokenRef(TokenMixin):
-    """A token looked up by one of its two strings.
-
-    Revocation and introspection receive either string; this remembers which
-    one so expiry and revocation are judged for that string only.
-    """
-
-    token: Token
-    kind: Literal["access_token", "refresh_token"]
-
-    @property
-    def scope(self) -> str:
-        return self.token.scope
-
-    def check_client(self, client: ClientMixin) -> bool:
-        return self.token.check_client(client)
-
-    def get_scope(self) -> str:
-        return self.token.scope
-
-    def get_expires_in(self) -> int:
-        return self.token.expires_in
-
-    def get_expires_at(self) -> float | None:
-        if self.kind == "access_token":
-            return self.token.expires_at
-        return self.token.refresh_expires_at
-
-    def is_expired(self) -> bool:
-        if self.kind == "access_token":
-            return self.token.is_expired()
-        expires_at = self.token.refresh_expires_at
-        return expires_at is not None and time.time() >= expires_at
-
-    def is_revoked(self) -> bool:
-        if self.kind == "access_token":
-            return self.token.access_revoked
-        return self.token.refresh_revoked
-
-    def get_user(self) -> User | None:
-        return self.token.user
-
-    def get_client(self) -> Client:
-        return self.token.client
-
-
-@dataclass(eq=False)
-class DeviceCredential(DeviceCredentialMixin):
-    """A pending RFC 8628 device authorization and the user's decision on it."""
-
-    device_code: str
-    user_code: str
-    client_id: str
-    scope: str
-    expires_at: float
-    interval: float
-    requested_scope: str = ""
-    last_poll: float | None = None
-    user: User | None = None
-    approved: bool | None = None
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_user_code(self) -> str:
-        return self.user_code
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.expires_at
 
 
 class Stats(Mapping[str, int]):

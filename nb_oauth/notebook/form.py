@@ -32,8 +32,7 @@ from .._flows import PendingFlow, start_flow
 from .._presenter import use_presenter
 from .._store import TokenStore, tokens
 from .._token import Token
-from ..config import placeholders
-from ..config import REDIRECT_GRANTS, OAuth2Config, check_url, is_loopback_host
+from ..config import REDIRECT_GRANTS, OAuth2Config, check_url, is_loopback_host, placeholders
 from ..errors import ConfigError, FlowCancelledError, FlowTimeoutError, OAuthError
 from ..grants._token_request import config_secrets
 from ..oidc import discovery
@@ -255,7 +254,7 @@ class TokenForm:
 
     # -- Get New Access Token ---------------------------------------------------------------------
 
-    def _pressed_by(self, button: LoginButton | None) -> Callable[[dict[str, Any]], None]:
+    def _pressed_by(self, button: LoginButton | None) -> Callable[[dict[str, Any]], object]:
         return lambda frontend: self.get_new_access_token(frontend, _button=button)
 
     def click(self) -> None:
@@ -345,6 +344,8 @@ class TokenForm:
         if attempt.asked_paste:
             attempt.pasted = url
             attempt.paste_event.set()
+            return
+        if attempt.flow is None:
             return
         try:
             attempt.flow.submit_redirected_url(url)
@@ -510,10 +511,7 @@ def carries_state(url: str, state: str) -> bool:
         parts = urlsplit(url.strip())
     except ValueError:
         return False
-    for part in (parts.query, parts.fragment):
-        if state in parse_qs(part).get("state", []):
-            return True
-    return False
+    return any(state in parse_qs(part).get("state", []) for part in (parts.query, parts.fragment))
 
 
 def _direct_grant_text(cfg: OAuth2Config) -> str:

@@ -9,6 +9,7 @@ and Jupyter base URL, so a callback can go through jupyter-server-proxy on a hub
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,14 +21,12 @@ import traitlets
 from ..oidc import discovery
 from ..redirect import callback
 
-try:  # optional: the nicer one-click experience
+# optional: the nicer one-click experience
+HAS_ANYWIDGET = importlib.util.find_spec("anywidget") is not None
+if HAS_ANYWIDGET:
     import anywidget as _anywidget
-except ImportError:  # pragma: no cover - exercised only without anywidget
-    _anywidget = None
 
-HAS_ANYWIDGET = _anywidget is not None
-
-PressHandler = Callable[[dict[str, Any]], None]
+PressHandler = Callable[[dict[str, Any]], object]  # what it returns is ignored
 
 BUTTON_ESM = r"""
 function baseUrl() {
@@ -201,9 +200,9 @@ class _PressMixin:
             handler(dict(frontend or {}))
 
 
-if _anywidget is not None:
+if HAS_ANYWIDGET:
 
-    class LoginButton(_PressMixin, _anywidget.AnyWidget):  # type: ignore[misc]
+    class LoginButton(_PressMixin, _anywidget.AnyWidget):
         """A button whose click opens the login tab at once; the kernel fills in the address later."""
 
         _esm = BUTTON_ESM
@@ -235,7 +234,7 @@ if _anywidget is not None:
             """Close the tab opened by the last click (the flow failed before it had a page)."""
             self.send({"event": "close"})
 
-    class Countdown(_anywidget.AnyWidget):  # type: ignore[misc]
+    class Countdown(_anywidget.AnyWidget):
         """Seconds left until ``deadline`` (epoch seconds), ticking in the browser without kernel traffic."""
 
         _esm = COUNTDOWN_ESM

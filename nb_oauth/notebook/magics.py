@@ -30,14 +30,11 @@ from IPython.core.magic_arguments import argument, argument_group, kwds, magic_a
 from IPython.display import display
 
 from .._store import tokens
-from ..config import placeholders
-from ..config import OAuth2Config
+from ..config import OAuth2Config, placeholders
 from ..errors import ConfigError, OAuthError, RedirectURLNeeded, mask, redact
 from .authrequest import run_authrequest
 from .magic_options import (
-    CONFIG_OPTIONS,
     config_changes,
-    parse_param,
     with_config_options,
 )
 from .ui import token_secrets, valid_var
@@ -185,8 +182,8 @@ def _parse(func: Any, line: str, escape: str = "%") -> argparse.Namespace:
         raise UsageError(f"{exc}.{suffix} See {escape}{func.__name__}? for every option.") from None
 
 
-OAuthMagics.oauth_token.parser.allow_abbrev = False  # type: ignore[attr-defined]
-OAuthMagics.authrequest.parser.allow_abbrev = False  # type: ignore[attr-defined]
+OAuthMagics.oauth_token.parser.allow_abbrev = False
+OAuthMagics.authrequest.parser.allow_abbrev = False
 
 
 # -- %oauth_token -------------------------------------------------------------------------------------
@@ -451,7 +448,7 @@ def _config_rows(cfg: OAuth2Config) -> list[tuple[str, str]]:
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         if value == default or value is None:
             continue
         shown = data[f.name] if data[f.name] is not None else mask(str(value))

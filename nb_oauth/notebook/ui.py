@@ -11,6 +11,7 @@ look, with a plain-text fallback for terminals and text-only front ends.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import keyword
 import threading
@@ -106,7 +107,7 @@ def in_kernel() -> bool:
 
 
 def format_left(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
 
 
@@ -155,10 +156,8 @@ class Countdown:
         if thread is not None:
             thread.join(timeout=2)
         if self.live and self.handle is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.handle.update({"text/html": "", "text/plain": ""}, raw=True)
-            except Exception:
-                pass
 
 
 class NotebookPresenter:
@@ -263,8 +262,7 @@ def valid_var(name: str) -> bool:
 def token_secrets(name: str) -> list[str]:
     """Every secret that must not be shown for token ``name`` (token values and config secrets)."""
     from .._store import tokens
-    from ..config import placeholders
-    from ..config import SECRET_FIELDS
+    from ..config import SECRET_FIELDS, placeholders
     from ..errors import OAuthError
 
     found: list[str] = []

@@ -28,7 +28,9 @@ from typing import Any
 from .._token import TokenSet
 from ..config import OAuth2Config, placeholders
 from ..errors import StoreError
-from .vault import EntryMap, Vault, hold
+from ._vault_files import hold
+from ._vault_format import EntryMap
+from .vault import Vault
 
 __all__ = [
     "describe",
