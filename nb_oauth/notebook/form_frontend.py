@@ -194,7 +194,7 @@ class _PressMixin:
     def on_press(self, handler: PressHandler) -> None:
         self._press_handlers.append(handler)
 
-    def click(self, frontend: dict[str, Any] | None = None) -> None:  # type: ignore[override]
+    def click(self, frontend: dict[str, Any] | None = None) -> None:
         """Press the button (the front end's click, or a script's / test's)."""
         for handler in list(self._press_handlers):
             handler(dict(frontend or {}))
