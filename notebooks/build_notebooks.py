@@ -236,6 +236,7 @@ helper below starts a real login (listener, state, PKCE) and has a scripted user
     code('''
 from nb_oauth.demo.robot import run as scripted_user_logs_in
 from nb_oauth.grants.redirect import RedirectFlow
+from nb_oauth.grants.resolve import resolve_config
 
 PKCE = nb_oauth.OAuth2Config(token_name="attack", grant_type="authorization_code_with_pkce",
                              issuer=DEMO, client_id="demo-public", scope="openid profile")
@@ -243,7 +244,7 @@ PKCE = nb_oauth.OAuth2Config(token_name="attack", grant_type="authorization_code
 
 def intercepted_login():
     """A real login up to the redirect: the flow, and what the browser brought back."""
-    flow = RedirectFlow(PKCE.resolved(), open_browser=False)
+    flow = RedirectFlow(resolve_config(PKCE), open_browser=False)
     flow.start()
     scripted_user_logs_in(flow.authorization_url)
     return flow, flow.listener.wait(10)
@@ -260,7 +261,7 @@ the state this login sent, so the listener refuses the request, and keeps waitin
 redirect, which nobody else can end.
 """),
     code('''
-flow = RedirectFlow(PKCE.resolved(), open_browser=False)
+flow = RedirectFlow(resolve_config(PKCE), open_browser=False)
 flow.start()
 forged = requests.get(flow.redirect_uri, params={"code": "attacker-code", "state": "forged"}, timeout=5)
 print("listener answered", forged.status_code, "and is still waiting for the real login:", not flow.listener.done)
