@@ -23,7 +23,15 @@ $(VENV)/.installed-notebook: pyproject.toml | $(VENV)/bin/python
 
 install: $(VENV)/.installed-notebook
 
-test: $(VENV)/.installed-test
+# django-oauth-toolkit, the tests' second authorization server, with the oauthlib it needs (see pyproject.toml).
+DOT_VENV ?= .venv-dot
+$(DOT_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DOT_VENV)
+	$(DOT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DOT_VENV)/bin/python -m pip install --quiet -e ".[dot-server]"
+	touch $@
+
+test: $(VENV)/.installed-test $(DOT_VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -41,4 +49,4 @@ bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(DOT_VENV) build *.egg-info .pytest_cache

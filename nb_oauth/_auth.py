@@ -105,6 +105,7 @@ class OAuth2Auth(AuthBase):
 
     def _retry_on_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
         request = r.request
+        self._hint_on_bare_403(r.status_code, r.headers, request.url)
         if r.status_code != 401 or getattr(request, "_nb_oauth_retried", False):
             return r
         sent = getattr(request, "_nb_oauth_sent", None)
@@ -136,6 +137,7 @@ class OAuth2Auth(AuthBase):
         token_set = self.store.current(self.name)
         self._apply_httpx(request, token_set)
         response = yield request
+        self._hint_on_bare_403(response.status_code, response.headers, str(request.url))
         if response.status_code == 401:
             new = self.store.refresh_after_401(self.name, token_set.access_token)
             if new is not None:
@@ -149,6 +151,7 @@ class OAuth2Auth(AuthBase):
         token_set = await anyio.to_thread.run_sync(self.store.current, self.name)
         self._apply_httpx(request, token_set)
         response = yield request
+        self._hint_on_bare_403(response.status_code, response.headers, str(request.url))
         if response.status_code == 401:
             new = await anyio.to_thread.run_sync(self.store.refresh_after_401, self.name, token_set.access_token)
             if new is not None:
@@ -157,6 +160,24 @@ class OAuth2Auth(AuthBase):
 
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"
+
+    def _hint_on_bare_403(self, status: int, headers: Any, url: str | None) -> None:
+        """A 403 without a ``WWW-Authenticate`` challenge often means a bad token, not a missing permission."""
+        if status != 403 or headers.get("WWW-Authenticate") or getattr(self, "_hinted_403", False):
+            return
+        self._hinted_403 = True
+        from urllib.parse import urlsplit
+
+        from ._presenter import presenter
+
+        parts = urlsplit(url or "")
+        where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "The server"
+        presenter().notice(
+            f"{where} answered 403 Forbidden without a WWW-Authenticate header. Some resource servers "
+            "(django-oauth-toolkit's default views among them) answer a missing, expired, revoked or unknown "
+            f"token this way, not only a missing permission. Check token {self.name!r}: "
+            f"nb_oauth.tokens[{self.name!r}] shows its expiry and scope; nb_oauth.tokens.refresh({self.name!r}) "
+            "gets a fresh one, or log in again; if the token is fine, ask for the scope this API needs.")
 
 
 def _without_param(url: str, key: str) -> str:

@@ -155,9 +155,13 @@ class OAuth2Config:
             missing += [name for name in ("username", "password") if not getattr(self, name)]
         if missing:
             labels = ", ".join(f"{name} ({_label(name)})" for name in missing)
-            hint = " or issuer (OIDC discovery fills the URLs)" if any(m.endswith("_url") for m in missing) else ""
+            urls_missing = any(m.endswith("_url") for m in missing)
+            hint = " or issuer (OIDC discovery fills the URLs)" if urls_missing and not self.issuer else ""
+            found = (f" (the discovery documents of issuer {self.issuer!r} do not list "
+                     f"{'it' if len(missing) == 1 else 'them'}; the provider's documentation gives the URL)"
+                     if urls_missing and self.issuer else "")
             raise ConfigError(
-                f"The {grant} grant needs {labels}, which {'is' if len(missing) == 1 else 'are'} not set.",
+                f"The {grant} grant needs {labels}, which {'is' if len(missing) == 1 else 'are'} not set{found}.",
                 fix=f"Set {', '.join(missing)}{hint}.",
             )
         self._check_static()

@@ -47,7 +47,9 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, cancel: threading.Event | N
         call.body.append(("scope", cfg.scope))
     call.body.extend(audience_and_resource(cfg))
     apply_client_authentication(call, cfg.client_id, cfg.client_secret, cfg.client_authentication)
-    if not any(k == "client_id" for k, _ in call.body) and call.basic_auth is None:
+    if not any(k == "client_id" for k, _ in call.body):
+        # RFC 8628 §3.1 asks for client_id in the body; some servers (django-oauth-toolkit) read it from
+        # there even when the client authenticates with HTTP Basic, which RFC 6749 §2.3.1 allows beside it.
         call.body.append(("client_id", cfg.client_id or ""))
     call.add_custom(cfg.auth_request_params)
     started = time.time()

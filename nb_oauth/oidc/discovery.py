@@ -10,12 +10,15 @@ import threading
 import time
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .._transport import PreparedCall, raise_for_oauth_error, send
 from ..config import OAuth2Config, check_url
 from ..errors import DiscoveryError
 
 CACHE_SECONDS = 3600.0
+OIDC_SUFFIX = "/.well-known/openid-configuration"
+RFC8414_SUFFIX = "/.well-known/oauth-authorization-server"
 
 #: config field → metadata key
 FIELD_KEYS = {
@@ -38,37 +41,82 @@ def _fetch_json(url: str, what: str) -> dict[str, Any]:
     return raise_for_oauth_error(resp, what=what, error_cls=DiscoveryError)
 
 
+def metadata_urls(issuer: str) -> list[str]:
+    """Where the issuer's metadata may be: OIDC Discovery's address, then RFC 8414's (path-inserted, §3.1,
+    then the appended form some servers also publish)."""
+    issuer = issuer.rstrip("/")
+    parts = urlsplit(issuer)
+    urls = [issuer + OIDC_SUFFIX]
+    if parts.path.strip("/"):
+        urls.append(urlunsplit((parts.scheme, parts.netloc, RFC8414_SUFFIX + parts.path, "", "")))
+    urls.append(issuer + RFC8414_SUFFIX)
+    return urls
+
+
 def metadata(issuer: str, *, allow_http: bool = False, refresh: bool = False) -> dict[str, Any]:
-    """The issuer's metadata: ``/.well-known/openid-configuration``, else RFC 8414's document."""
+    """The issuer's metadata: ``/.well-known/openid-configuration`` merged with RFC 8414's document.
+
+    Providers list different endpoints in each (django-oauth-toolkit's OIDC document lacks the
+    revocation and introspection endpoints its RFC 8414 one has), so the RFC 8414 document is read
+    too whenever the first one lacks an endpoint nb_oauth uses; the first document's values win.
+    """
     issuer = issuer.rstrip("/")
     with _lock:
         cached = _documents.get(issuer)
     if cached and not refresh and time.time() - cached[0] < CACHE_SECONDS:
         return cached[1]
     errors: list[str] = []
-    doc: dict[str, Any] | None = None
-    for suffix in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
-        try:
-            doc = _fetch_json(issuer + suffix, "discovery request")
+    found: list[tuple[str, dict[str, Any]]] = []
+    urls = metadata_urls(issuer)
+    oidc_url = urls[0]
+    for url in urls:
+        if found and _complete(found[0][1]):
             break
+        try:
+            doc = _fetch_json(url, "discovery request")
         except DiscoveryError as exc:
-            errors.append(f"{suffix}: {exc.args[0].split(' Fix:')[0]}")
-    if doc is None:
-        raise DiscoveryError(f"No discovery document found for issuer {issuer!r} ({'; '.join(errors)}).")
-    declared = str(doc.get("issuer", "")).rstrip("/")
-    if declared and declared != issuer:
-        raise DiscoveryError(
-            f"The discovery document at {issuer!r} declares issuer {declared!r}; they must be the same.",
-            fix="Use exactly the issuer the provider declares.")
+            errors.append(f"{url}: {exc.args[0].split(' Fix:')[0]}")
+            continue
+        if found and not _same_issuer(issuer, doc):
+            continue  # a supplementary document for another issuer is not merged
+        if not found:
+            _check_issuer(issuer, url, doc)
+        found.append((url, doc))
+        if url != oidc_url:
+            break  # one RFC 8414 document is enough
+    if not found:
+        raise DiscoveryError(f"No discovery document found for issuer {issuer!r} ({'; '.join(errors)}).",
+                             fix="Check the issuer URL (the provider's documentation names it), or fill the "
+                                 "endpoint URLs yourself.")
+    merged: dict[str, Any] = {}
+    for _, doc in reversed(found):
+        merged.update(doc)
     for key in FIELD_KEYS.values():
-        value = doc.get(key)
+        value = merged.get(key)
         if value is not None:
             if not isinstance(value, str):
                 raise DiscoveryError(f"The discovery document's {key} is not a URL.")
             check_url(key, value, allow_http=allow_http)
     with _lock:
-        _documents[issuer] = (time.time(), doc)
-    return doc
+        _documents[issuer] = (time.time(), merged)
+    return merged
+
+
+def _complete(doc: dict[str, Any]) -> bool:
+    return all(doc.get(key) for key in FIELD_KEYS.values())
+
+
+def _same_issuer(issuer: str, doc: dict[str, Any]) -> bool:
+    declared = str(doc.get("issuer", "")).rstrip("/")
+    return not declared or declared == issuer
+
+
+def _check_issuer(issuer: str, url: str, doc: dict[str, Any]) -> None:
+    if not _same_issuer(issuer, doc):
+        declared = str(doc.get("issuer", "")).rstrip("/")
+        raise DiscoveryError(
+            f"The discovery document at {url!r} declares issuer {declared!r}, not {issuer!r}; they must be the same.",
+            fix="Use exactly the issuer the provider declares.")
 
 
 def apply_discovery(cfg: OAuth2Config) -> OAuth2Config:

@@ -1,0 +1,1 @@
+"""Independently written authorization servers the suite runs nb_oauth against (besides the demo server)."""
