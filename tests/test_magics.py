@@ -28,7 +28,7 @@ import nb_oauth
 from nb_oauth import tokens
 from nb_oauth.config import OAuth2Config
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET
-from nb_oauth.notebook import magic_options, magics
+from nb_oauth.notebook import magic_options, magic_token, magics
 from nb_oauth.notebook.ui import Countdown, NotebookPresenter
 
 PKCE = ("--grant-type authorization_code_with_pkce --auth-url {{BASE}}/authorize --access-token-url {{BASE}}/token "
@@ -68,12 +68,11 @@ def fresh_namespace(ip: InteractiveShell, demo) -> Iterator[None]:
     names = dict(BASE=demo.url, TOKEN_URL=demo.url + "/token", SECRET=CONFIDENTIAL_CLIENT_SECRET)
     before = set(ip.user_ns)
     ip.user_ns.update(names)
-    magics._pending.clear()
-    magics._failed_traces.clear()
+    magic_token.reset_state()
     yield
     for name in set(ip.user_ns) - before:
         ip.user_ns.pop(name, None)
-    magics._pending.clear()
+    magic_token.reset_state()
 
 
 def run(ip: InteractiveShell, code: str) -> Cell:
@@ -140,7 +139,7 @@ def test_every_config_field_is_an_option() -> None:
                          "n --no-auto-refresh --share --audience a --audience b --refresh-leeway 5 "
                          "--token-request-param aud=https://api.example:url --auth-request-param k=v "
                          "--client-authentication body --callback-timeout 9")
-    changes = magics.config_changes(args)
+    changes = magic_options.config_changes(args)
     assert changes == {
         "auto_refresh": False, "share": True, "audience": ["a", "b"], "refresh_leeway": 5.0,
         "token_request_params": [("aud", "https://api.example", "url")], "auth_request_params": [("k", "v", "body")],
