@@ -28,7 +28,7 @@ import nb_oauth
 from nb_oauth import tokens
 from nb_oauth.config import OAuth2Config
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET
-from nb_oauth.notebook import magic_options, magic_token, magics
+from nb_oauth.notebook import magic_options, magics
 from nb_oauth.notebook.ui import Countdown, NotebookPresenter
 
 PKCE = ("--grant-type authorization_code_with_pkce --auth-url {{BASE}}/authorize --access-token-url {{BASE}}/token "
@@ -68,11 +68,9 @@ def fresh_namespace(ip: InteractiveShell, demo) -> Iterator[None]:
     names = dict(BASE=demo.url, TOKEN_URL=demo.url + "/token", SECRET=CONFIDENTIAL_CLIENT_SECRET)
     before = set(ip.user_ns)
     ip.user_ns.update(names)
-    magic_token.reset_state()
     yield
     for name in set(ip.user_ns) - before:
         ip.user_ns.pop(name, None)
-    magic_token.reset_state()
 
 
 def run(ip: InteractiveShell, code: str) -> Cell:
