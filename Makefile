@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_PORT ?= 8750
 LAB_PORT  ?= 8888
 
-.PHONY: test lint demo bench bench-quick install clean
+.PHONY: test lint demo demo-venv bench bench-quick install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ $(DOT_VENV)/.installed: pyproject.toml
 	$(DOT_VENV)/bin/python -m pip install --quiet -e ".[dot-server]"
 	touch $@
 
-test: $(VENV)/.installed-test $(DOT_VENV)/.installed
+# Exactly what `make demo` installs, in a venv of its own: the notebooks are tested under it.
+DEMO_VENV ?= .venv-demo
+demo-venv:
+	$(MAKE) VENV=$(DEMO_VENV) $(DEMO_VENV)/.installed-notebook
+
+test: $(VENV)/.installed-test $(DOT_VENV)/.installed demo-venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -49,4 +54,4 @@ bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) $(DOT_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(DOT_VENV) $(DEMO_VENV) build *.egg-info .pytest_cache

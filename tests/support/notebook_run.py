@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import nbformat
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
 from ..conftest import robot_command
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+#: The venv ``make demo-venv`` builds exactly as ``make demo`` builds ``.venv`` (``pip install -e ".[notebook]"``).
+DEMO_VENV = ROOT / ".venv-demo"
 
 COLLECT_SECRETS = """
 import json as _json, nb_oauth as _nb
@@ -28,16 +36,44 @@ with open({path!r}, "w") as _f:
 """
 
 
+def demo_python_or_skip() -> str:
+    """The Python of the make-demo venv; a failure in CI (``make test`` builds it), a skip elsewhere."""
+    if (DEMO_VENV / ".installed-notebook").exists():
+        return str(DEMO_VENV / "bin" / "python")
+    message = f"{DEMO_VENV.name} is missing: run make demo-venv (make test does)."
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _kernel_manager(python: str, spec_dir: Path) -> KernelManager:
+    """A kernel that runs on ``python`` (its own venv, its own nb_oauth install)."""
+    kernel_dir = spec_dir / "kernels" / "make-demo"
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    (kernel_dir / "kernel.json").write_text(json.dumps({
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "make demo's venv", "language": "python"}))
+    specs = KernelSpecManager(kernel_dirs=[str(spec_dir / "kernels")])
+    return KernelManager(kernel_spec_manager=specs, kernel_name="make-demo")
+
+
 def run_notebook(path: Path, out_dir: Path, *, env: dict[str, str] | None = None,
-                 secret_names: tuple[str, ...] = (), timeout: int = 180) -> tuple[nbformat.NotebookNode, list[str]]:
-    """Execute ``path`` in a fresh kernel; return the saved notebook and every secret the run held."""
+                 secret_names: tuple[str, ...] = (), timeout: int = 180,
+                 python: str | None = None, allow_errors: bool = False) -> tuple[nbformat.NotebookNode, list[str]]:
+    """Execute ``path`` in a fresh kernel (on ``python`` when given); return the saved notebook and every
+    secret the run held. The notebook is read from ``path`` and written to ``out_dir`` only."""
     nb = nbformat.read(path, as_version=4)
     secrets_file = out_dir / f"{path.stem}.secrets.json"
     nb.cells.append(new_code_cell(COLLECT_SECRETS.format(names=list(secret_names), path=str(secrets_file))))
-    kernel_env = {**os.environ, "BROWSER": robot_command(), "NB_OAUTH_CALLBACK_TIMEOUT": "60", **(env or {})}
+    browser = robot_command() if python is None else f"{shlex.quote(python)} -m nb_oauth.demo.robot %s"
+    kernel_env = {**os.environ, "BROWSER": browser, "NB_OAUTH_CALLBACK_TIMEOUT": "60", **(env or {})}
     kernel_env.pop("NB_OAUTH_DEMO_URL", None) if "NB_OAUTH_DEMO_URL" not in (env or {}) else None
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out_dir)}},
-                            store_widget_state=True, allow_errors=False)
+    if python is not None:
+        kernel_env.pop("PYTHONPATH", None)  # nothing from the test venv leaks into the kernel
+    km = _kernel_manager(python, out_dir / "kernelspec") if python is not None else None
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", km=km,
+                            resources={"metadata": {"path": str(out_dir)}}, store_widget_state=True,
+                            allow_errors=allow_errors)
     client.execute(env=kernel_env)
     nb.cells.pop()  # the collector cell is not part of what a user saves
     saved = out_dir / path.name
@@ -57,3 +93,9 @@ def outputs_text(nb: nbformat.NotebookNode) -> str:
         for out in cell.get("outputs", []):
             parts.append(json.dumps(out))
     return "\n".join(parts)
+
+
+def cell_errors(nb: nbformat.NotebookNode) -> list[str]:
+    """One line per cell that ended in an error: its number, the exception and its message."""
+    return [f"cell {i}: {out.get('ename')}: {str(out.get('evalue'))[:300]}"
+            for i, cell in enumerate(nb.cells) for out in cell.get("outputs", []) if out.get("output_type") == "error"]
