@@ -52,6 +52,7 @@ class TokenStore:
     # -- mapping-like access -------------------------------------------------------------------------
 
     def _entry(self, name: str) -> _Entry:
+        name = _name_of(name)
         with self._lock:
             entry = self._entries.get(name)
         if entry is None:
@@ -64,6 +65,8 @@ class TokenStore:
         return self._entry(name).token
 
     def __contains__(self, name: object) -> bool:
+        if isinstance(name, Token):
+            name = name.token_name
         with self._lock:
             return name in self._entries
 
@@ -252,19 +255,21 @@ class TokenStore:
             raise RevocationError(f"Token {name!r} cannot be revoked: no revocation endpoint is configured or "
                                   "discovered.")
         revoke_token_set(cfg, entry.token.token_set, entry.token.trace)
-        self._forget(name, entry)
+        self._forget(name, entry, "revoked")
 
     def delete(self, name: str) -> str:
         """Forget the token here (and in the shared store); the server still honours it until it expires."""
         entry = self._entry(name)
-        self._forget(name, entry)
+        self._forget(name, entry, "deleted")
         return (f"Token {name!r} deleted from nb_oauth. It was not revoked: the server still accepts it until it "
-                f"expires (use tokens.revoke({name!r}) to revoke).")
+                "expires (to revoke a token at the server, use tokens.revoke(name) instead of delete; it forgets "
+                "the token too).")
 
-    def _forget(self, name: str, entry: _Entry) -> None:
+    def _forget(self, name: str, entry: _Entry, how: str) -> None:
         with self._lock:
             if self._entries.get(name) is entry:
                 del self._entries[name]
+        entry.token._forgotten(how)
         if entry.config.share:
             from .sharing import shared
 
@@ -302,6 +307,16 @@ class TokenStore:
                     "yes" if t.refresh_token else "no", t.scope or "—")) + "</tr>")
         head = "".join(f"<th>{h}</th>" for h in ("Token Name", "Access Token", "Expires", "Refresh token", "Scope"))
         return f"<table class='nb-oauth-tokens'><tr>{head}</tr>{''.join(rows) or '<tr><td colspan=5>No tokens yet</td></tr>'}</table>"
+
+
+def _name_of(name: object) -> str:
+    """``tokens[token]`` means ``tokens[token.token_name]``; anything else but a name is a clear KeyError."""
+    if isinstance(name, Token):
+        return name.token_name or ""
+    if not isinstance(name, str):
+        raise KeyError(f"Token names are strings, not {type(name).__name__}: use tokens['name'] "
+                       "(a Token object's name is token.token_name).")
+    return name
 
 
 tokens = TokenStore()

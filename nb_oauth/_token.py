@@ -136,7 +136,7 @@ class TokenOwner(Protocol):
 class Token:
     """A token of the store (or a standalone one), always showing its current token set."""
 
-    __slots__ = ("__weakref__", "_owner", "_set", "token_name", "trace")
+    __slots__ = ("__weakref__", "_gone", "_owner", "_set", "token_name", "trace")
 
     def __init__(self, token_set: TokenSet, token_name: str | None = None, trace: Trace | None = None,
                  owner: TokenOwner | None = None) -> None:
@@ -144,6 +144,7 @@ class Token:
         self.token_name = token_name
         self.trace = trace
         self._owner = owner
+        self._gone: str | None = None  # "deleted" or "revoked" once the store let go of it
 
     # -- the live part ----------------------------------------------------------------------------
 
@@ -255,7 +256,19 @@ class Token:
         owner, name = self._stored()
         return owner.auth(name)
 
+    def _forgotten(self, how: str) -> None:
+        """The store no longer holds this token (``how``: "deleted" or "revoked")."""
+        self._gone = how
+
+    @property
+    def deleted(self) -> bool:
+        """True once the token was deleted or revoked: it is no longer in the token store."""
+        return self._gone is not None
+
     def _stored(self) -> tuple[TokenOwner, str]:
+        if self._gone is not None:
+            raise StoreError(f"Token {self.token_name!r} was {self._gone}: it is no longer in the token store.",
+                             fix=f"Get a new one (%oauth_token {self.token_name} or get_new_access_token(config)).")
         if not self.token_name or self._owner is None:
             raise StoreError("This token is not in the token store.", fix="Get it with get_new_access_token(cfg).")
         return self._owner, self.token_name
@@ -263,7 +276,9 @@ class Token:
     # -- display (masked, always) -----------------------------------------------------------------
 
     def expiry_text(self) -> str:
-        """'expires in 4 min', 'expired 3 s ago' or 'expiry unknown'."""
+        """'expires in 4 min', 'expired 3 s ago', 'expiry unknown' or 'deleted'."""
+        if self._gone is not None:
+            return f"{self._gone} (no longer in the token store)"
         left = self._set.seconds_left()
         if left is None:
             return "expiry unknown"

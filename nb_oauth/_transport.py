@@ -25,6 +25,8 @@ from .errors import (
     NetworkError,
     OAuthError,
     TokenEndpointError,
+    plain_http_answer,
+    status_fix,
 )
 
 log = logging.getLogger("nb_oauth")
@@ -148,6 +150,11 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
         raise NetworkError(f"The {what} to {_origin(call.url)} timed out after {http_timeout():g} s.",
                            secrets=secrets) from None
     except requests.exceptions.SSLError as exc:
+        if plain_http_answer(exc):
+            plain = "http" + call.url[len("https"):] if call.url.startswith("https") else call.url
+            raise NetworkError(f"{_origin(call.url)} answered the {what} in plain http, not https (TLS).",
+                               fix=f"Use the http URL ({_origin(plain)}); for a host other than this machine "
+                                   "that also needs allow_insecure_http.", secrets=secrets) from None
         raise NetworkError(f"TLS failed for the {what} to {_origin(call.url)}: {_short(exc)}.",
                            fix="Check the server's certificate (REQUESTS_CA_BUNDLE points at a custom CA bundle).",
                            secrets=secrets) from None
@@ -276,7 +283,7 @@ def parse_token_response(
             raise error_cls(f"The {what} failed with HTTP {resp.status}.", error=error,
                             error_description=description, status=resp.status, secrets=secrets)
         raise error_cls(f"The {what} failed with HTTP {resp.status} and {describe_body(resp)}.",
-                        status=resp.status, secrets=secrets)
+                        status=resp.status, secrets=secrets, fix=status_fix(resp.status, what))
     body = resp.text
     not_json = object()
     try:
@@ -374,7 +381,8 @@ def raise_for_oauth_error(resp: Response, *, what: str, error_cls: type[OAuthErr
         error, description = server_error(resp)
         raise error_cls(f"The {what} failed with HTTP {resp.status}"
                         + ("." if error else f" and {describe_body(resp)}."),
-                        error=error, error_description=description, status=resp.status, secrets=secrets)
+                        error=error, error_description=description, status=resp.status, secrets=secrets,
+                        fix=None if error else status_fix(resp.status, what))
     try:
         data = resp.json()
     except ValueError:

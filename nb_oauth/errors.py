@@ -113,6 +113,31 @@ SERVER_ERROR_FIXES: dict[str, str] = {
 }
 
 
+#: which setting a request's URL comes from, by the words of its description
+_URL_SETTINGS = (("device", "Device Authorization URL"), ("discovery", "issuer URL"),
+                 ("key set", "JWKS URL"), ("revocation", "revocation URL"), ("refresh", "Refresh Token URL"))
+
+
+def status_fix(status: int, what: str) -> str | None:
+    """The fix for an error status without an OAuth ``error`` code; None keeps the error kind's own."""
+    setting = next((label for word, label in _URL_SETTINGS if word in what), "Access Token URL")
+    if status in (404, 405, 410):
+        return (f"Check the {setting}: HTTP {status} means there is no such endpoint at that address (a typo, "
+                "a missing path segment or trailing slash, or another server); the client credentials were not "
+                "looked at.")
+    if setting != "Access Token URL" and status >= 500:
+        return f"Check the {setting} and the request's parameters; the provider failed on it (HTTP {status})."
+    return None
+
+
+def plain_http_answer(exc: Exception) -> bool:
+    """An https request to a plain-http server fails in the TLS handshake with these OpenSSL reasons."""
+    text = str(exc).lower()
+    return any(reason in text for reason in ("wrong version number", "wrong_version_number", "record layer failure",
+                                             "packet length too long", "http request"))
+
+
+
 class OAuthError(Exception):
     """Base class of every nb_oauth error: a message with the cause and the fix.
 

@@ -231,7 +231,8 @@ def test_pkce_login_via_robot_shows_link_and_countdown(ip: InteractiveShell, rob
     assert token.refresh_token and token.claims["sub"] == "alice"
     html_out = "\n".join(o.get("text/html", "") for o in cell.outputs)
     assert "target='_blank'" in html_out and "/authorize?" in html_out
-    assert "left" in cell.text and "interrupt the kernel" in cell.text
+    assert "left" in cell.text and "press Ctrl+C" in cell.text  # an IPython shell without a kernel: a terminal
+    assert "■" not in cell.text
     cell.assert_no_secrets(*secrets_of("pk"))
 
 
@@ -643,3 +644,33 @@ def test_a_shared_token_is_picked_up_by_a_new_kernel(ip: InteractiveShell, demo,
     assert tokens["shared"].access_token == kept
     assert demo.stats.get("token:client_credentials", 0) == before
     tokens.delete("shared")
+
+
+# -- messages that tell the truth -----------------------------------------------------------------------
+
+
+def test_every_help_line_explains_its_option_beyond_the_label() -> None:
+    for option in magic_options.CONFIG_OPTIONS:
+        label = next(f for f in fields(OAuth2Config) if f.name == option.field).metadata.get("label", option.field)
+        explained = option.help.removeprefix(label).strip("; .")
+        assert len(explained) > 12, f"{option.flags[0]}: {option.help!r}"
+
+
+def test_list_and_trace_print_readable_text_in_a_terminal(ip: InteractiveShell) -> None:
+    get_cc(ip)
+    listed = run(ip, "%oauth_token --list")
+    plain = "\n".join(str(o.get("text/plain", "")) for o in listed.outputs)
+    assert plain.splitlines()[0].split() == ["Token", "Name", "Access", "Token", "Expires", "Refresh", "token", "Scope"]
+    assert "cc" in plain and "TokenStore(" not in plain and "Token(" not in plain
+    traced = run(ip, "%oauth_token cc --trace")
+    plain = "\n".join(str(o.get("text/plain", "")) for o in traced.outputs)
+    assert "client_credentials grant" in plain and "HTTP 200" in plain and "Trace(" not in plain
+    traced.assert_no_secrets(*secrets_of("cc"))
+
+
+def test_a_magics_fix_names_the_magics_option(ip: InteractiveShell) -> None:
+    cell = run(ip, "%oauth_token insecure --grant-type client_credentials --access-token-url http://idp.example/token "
+                   "--client-id a --client-secret b")
+    assert stopped(cell)
+    assert "--allow-insecure-http" in cell.text and "allow_insecure_http=True" not in cell.text
+    assert magic_options.for_magic("set auto_refresh=False or x=True") == "set --no-auto-refresh or x=True"

@@ -72,10 +72,7 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, cancel: threading.Event | N
                      params=call.body, status=resp.status, response=data, started=started, duration=resp.elapsed)
     deadline = time.time() + min(lifetime, callback_timeout(timeout or cfg.callback_timeout))
     target = complete if isinstance(complete, str) and complete else verification_uri
-    opened = False
-    if open_browser:
-        open_in_browser(target)
-        opened = True
+    opened = open_browser and open_in_browser(target)
     presenter().device_code(verification_uri, user_code, complete_uri=complete if isinstance(complete, str) else None,
                             deadline=deadline, opened=opened)
     if trace is not None:

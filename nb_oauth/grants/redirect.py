@@ -24,6 +24,7 @@ from .._transport import _check_fields, narrowed_scope_notice
 from ..config import OAuth2Config
 from ..errors import (
     AuthorizationDeniedError,
+    FlowTimeoutError,
     InvalidTokenResponseError,
     RedirectURLNeeded,
     StateMismatchError,
@@ -149,10 +150,9 @@ class RedirectFlow:
         if ignored_headers := [k for k, _, how in cfg.auth_request_params if how == "header"]:
             presenter().notice("Custom auth-request headers cannot be sent by a browser and were left out: "
                                + ", ".join(ignored_headers))
-        if self.open_browser:
-            open_in_browser(url)
+        opened = bool(self.open_browser) and open_in_browser(url)
         if not self.plan.paste:  # in paste mode the link is shown with the request to paste the result
-            presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
+            presenter().authorization_url(url, deadline=self.deadline, opened=opened,
                                           cancel_url=self.listener.abort_url if self.listener else None)
         return str(url)
 
@@ -172,10 +172,23 @@ class RedirectFlow:
                             " or use grant_type='device_code'.")
                 return self.complete(pasted)
             assert self.listener is not None
-            result = self.listener.wait(max(0.1, self.deadline - time.time()), described_timeout=self.timeout)
+            try:
+                result = self.listener.wait(max(0.1, self.deadline - time.time()), described_timeout=self.timeout)
+            except FlowTimeoutError as exc:
+                raise self._timeout_naming_callback(exc) from None
         finally:
             self.close()
         return self.finish(result)
+
+    def _timeout_naming_callback(self, exc: FlowTimeoutError) -> FlowTimeoutError:
+        """The timeout names the callback URL as configured (``localhost`` stays ``localhost``)."""
+        text = str(exc).split(" Fix: ")[0]
+        local = self.listener.local_url if self.listener else ""
+        if self.redirect_uri and self.redirect_uri != local and local in text:
+            text = text.replace(local, f"{self.redirect_uri} (the listener at {local})")
+        elif self.redirect_uri and self.redirect_uri not in text:
+            text += f" The callback URL is {self.redirect_uri}."
+        return FlowTimeoutError(text, fix=exc.fix)
 
     def complete(self, redirected_url: str) -> TokenSet:
         """Paste mode: finish with the address the browser landed on."""

@@ -77,4 +77,18 @@ def show_trace(name: str) -> None:
             raise KeyError(f"No token named {name!r} and no failed attempt to show.")
         show_notice(f"Token {name!r} has no recorded trace.")
         return
-    display(trace)
+    display({"text/html": trace._repr_html_(), "text/plain": trace_text(trace)}, raw=True)
+
+
+def trace_text(trace: Any) -> str:
+    """The steps as readable lines: who talks to whom, the request, the answer, the note (secrets masked)."""
+    lines = [f"{trace.grant_type} grant, {len(trace.steps)} steps" + (f" (failed: {trace.error})" if trace.error else "")]
+    for i, step in enumerate(trace.steps, 1):
+        request = " ".join(x for x in (step.method, step.url) if x)
+        answer = f" → HTTP {step.status}" if step.status else ""
+        lines.append(f"{i:>2}. {step.source} → {step.target}: {step.title}")
+        if request or answer:
+            lines.append(f"      {request}{answer}")
+        if step.note:
+            lines.append(f"      {step.note}")
+    return "\n".join(lines)

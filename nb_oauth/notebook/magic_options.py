@@ -45,8 +45,51 @@ HINTS: dict[str, str] = {
     "share": "share the token with other kernels of this user",
     "allow_insecure_http": "allow plain http to a non-loopback host, for this config only",
     "callback_timeout": "seconds to wait for the login (default NB_OAUTH_CALLBACK_TIMEOUT or 300)",
+    "grant_type": "how the token is obtained: a login in the browser (authorization_code*, implicit), a code "
+                  "typed on another device (device_code), the app's own credentials or a username and password",
+    "auth_url": "the provider's authorization endpoint, opened in the browser for the login",
+    "access_token_url": "the provider's token endpoint, where the code, credentials or refresh token are exchanged",
+    "device_authorization_url": "the endpoint that hands out the device flow's user code",
+    "revocation_url": "RFC 7009 endpoint used by --revoke",
+    "introspection_url": "RFC 7662 endpoint, to ask the provider whether a token is still active",
+    "userinfo_url": "OIDC endpoint that returns the signed-in user's profile",
+    "jwks_url": "the provider's public keys, used to check the ID token's signature",
+    "client_id": "the application's identifier, as registered at the provider",
+    "client_secret": "the confidential client's password, as registered at the provider",
+    "client_authentication": "header sends the client ID and secret as HTTP Basic, body as form fields",
+    "code_challenge_method": "how the PKCE verifier is turned into the challenge (S256 hashes it)",
+    "username": "the resource owner's login, for the password grant",
+    "password": "the resource owner's password, for the password grant",
+    "auth_request_params": "extra parameters of the authorization request",
+    "token_request_params": "extra parameters of the token request",
+    "refresh_request_params": "extra parameters of the refresh request",
+    "audience": "the API the token is meant for (sent as audience=, as Auth0 and others expect)",
+    "resource": "RFC 8707 resource indicator: the API's URL the token is meant for",
+    "add_token_to": "header puts the token in Authorization, url adds ?access_token=",
+    "header_prefix": "the word before the token in the Authorization header",
+    "auto_refresh": "refresh shortly before expiry and after a 401; --no-auto-refresh makes expiry an error",
+    "use_token_type": "which token is sent to the API",
+    "refresh_leeway": "refresh this many seconds before expiry (at most a fifth of the lifetime)",
+    "validate_id_token": "check the ID token's signature, issuer, audience, expiry and nonce",
+    "nonce": "default: a fresh random value for openid scopes, checked in the ID token",
 }
 PARAM_SYNTAX = "KEY=VALUE[:body|url|header]"
+
+
+def for_magic(message: str) -> str:
+    """A message's Python spelling of an option (``allow_insecure_http=True``) in the magic's (``--allow-insecure-http``)."""
+    import re
+
+    fields = {f.name for f in dataclasses.fields(OAuth2Config)}
+
+    def flag(m: re.Match[str]) -> str:
+        name, value = m.group(1), m.group(2)
+        if name not in fields:
+            return m.group(0)
+        option = name.replace("_", "-")
+        return f"--{option}" if value == "True" else f"--no-{option}"
+
+    return re.sub(r"\b([a-z_]+)=(True|False)\b", flag, message)
 SKIPPED_FIELDS = ("token_name",)  # the positional NAME
 
 

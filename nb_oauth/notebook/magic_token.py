@@ -15,7 +15,7 @@ from ..errors import ConfigError, OAuthError, RedirectURLNeeded
 from .magic_details import failed_traces as _failed_traces
 from .magic_details import show_details as _show_details
 from .magic_details import show_trace as _show_trace
-from .magic_options import config_changes
+from .magic_options import config_changes, for_magic
 from .ui import valid_var
 
 # -- state kept between magic calls -------------------------------------------------------------------
@@ -88,7 +88,7 @@ def run_oauth_token(shell: Any, args: argparse.Namespace) -> Any:
         show_error(exc.args[0] if exc.args else str(exc), title="Unknown token")
         return None
     except OAuthError as exc:
-        show_error(str(exc), title=f"Token {name!r}", trace=exc.trace)
+        show_error(for_magic(str(exc)), title=f"Token {name!r}", trace=exc.trace)
         return None
     if token is not None and args.trace:
         _show_trace(name)
@@ -101,7 +101,17 @@ def _list_tokens() -> None:
     if not len(tokens):
         show_notice("No tokens yet. Get one with %oauth_token NAME --grant-type ... (or %oauth_token for the form).")
         return
-    display(tokens)
+    display({"text/html": tokens._repr_html_(), "text/plain": tokens_text()}, raw=True)
+
+
+def tokens_text() -> str:
+    """The token list as an aligned plain-text table (terminal IPython, text-only front ends)."""
+    rows = [("Token Name", "Access Token", "Expires", "Refresh token", "Scope")]
+    for t in tokens.list():
+        rows.append((str(t.token_name), str(t.to_dict()["access_token"]), t.expiry_text(),
+                     "yes" if t.refresh_token else "no", t.scope or "—"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def _manage(shell: Any, action: str, name: str, args: argparse.Namespace) -> Any:
@@ -220,15 +230,16 @@ def _run_flow(name: str, cfg: OAuth2Config, var: str | None) -> Any:
         if flow.redirect is not None:
             flow.redirect.close()  # however early the interrupt came, the port is released
         _failed_traces[name] = flow.trace
-        show_error(f"The login for {name!r} was interrupted; nothing was stored and the callback port was released. "
-                   "Earlier tokens are unchanged.", title="Cancelled")
+        port = " and the callback port was released" if flow.redirect is not None else ""
+        show_error(f"The login for {name!r} was interrupted; nothing was stored{port}. Earlier tokens are unchanged.",
+                   title="Cancelled")
     except OAuthError as exc:
         _failed_traces[name] = flow.trace
         if isinstance(exc, RedirectURLNeeded):
             _pending[name] = (flow, var)
             _show_paste_hint(name)
         else:
-            show_error(str(exc), title=f"Could not get token {name!r}", trace=flow.trace)
+            show_error(for_magic(str(exc)), title=f"Could not get token {name!r}", trace=flow.trace)
     finally:
         presenter.finished()
     return None

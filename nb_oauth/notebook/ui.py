@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import html
 import keyword
+import sys
 import threading
 import time
 from typing import Any
@@ -28,7 +29,13 @@ COLORS = {
     "warn": ("#ed6c02", "rgba(237,108,2,.08)"),
     "error": ("#c62828", "rgba(198,40,40,.07)"),
 }
-CANCEL_HINT = "To cancel, interrupt the kernel (■ button, or I, I); the callback port is released."
+
+
+def cancel_hint(*, redirect: bool = True, kernel: bool | None = None) -> str:
+    """How to cancel a waiting login where the user is: a notebook's interrupt, or Ctrl+C in a terminal."""
+    kernel = in_kernel() if kernel is None else kernel
+    how = "interrupt the kernel (the ■ button, or I, I in command mode)" if kernel else "press Ctrl+C"
+    return f"To cancel, {how}" + ("; the callback port is released." if redirect else ".")
 
 
 def _box(kind: str, inner_html: str) -> str:
@@ -96,6 +103,14 @@ def trace_html(trace: Any) -> str:
         return f"<pre>{html.escape(repr(trace))}</pre>"
 
 
+def _interactive_terminal() -> bool:
+    """Terminal IPython (or a script) on a real terminal, where a line can be redrawn in place."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def in_kernel() -> bool:
     """True inside a Jupyter kernel, where display handles can be updated in place."""
     try:
@@ -119,23 +134,40 @@ def link_html(url: str, text: str | None = None) -> str:
 class Countdown:
     """A display line showing the time left until ``deadline``, redrawn every ``tick`` seconds."""
 
-    def __init__(self, deadline: float, *, live: bool, tick: float = 1.0, what: str = "Waiting for the login") -> None:
+    def __init__(self, deadline: float, *, live: bool, tick: float = 1.0, what: str = "Waiting for the login",
+                 redirect: bool = True, terminal: bool = False) -> None:
         self.deadline = deadline
-        self.live = live
+        self.live = live or terminal
         self.tick = tick
         self.what = what
+        self.terminal = terminal  # terminal IPython: the line is redrawn in place with a carriage return
+        self.hint = cancel_hint(redirect=redirect, kernel=False if terminal else None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.handle: Any = None
 
+    def _plain(self) -> str:
+        return f"{self.what}… {format_left(self.deadline - time.time())} left. {self.hint}"
+
     def _bundle(self) -> dict[str, str]:
         left = format_left(self.deadline - time.time())
         return {"text/html": f"<div class='nb-oauth-countdown' style='font-size:12px;color:#666;margin:0 0 .3em 1em'>"
-                             f"{html.escape(self.what)}… <b>{left}</b> left. {html.escape(CANCEL_HINT)}</div>",
-                "text/plain": f"{self.what}… {left} left. {CANCEL_HINT}"}
+                             f"{html.escape(self.what)}… <b>{left}</b> left. {html.escape(self.hint)}</div>",
+                "text/plain": self._plain()}
+
+    def _redraw(self) -> None:
+        if self.terminal:
+            sys.stdout.write("\r\033[K" + self._plain())
+            sys.stdout.flush()
+        else:
+            self.handle.update(self._bundle(), raw=True)
 
     def start(self) -> Countdown:
-        self.handle = display(self._bundle(), raw=True, display_id=True)
+        if self.terminal:
+            self.handle = True
+            self._redraw()
+        else:
+            self.handle = display(self._bundle(), raw=True, display_id=True)
         if self.live and self.handle is not None:
             self._thread = threading.Thread(target=self._run, name="nb_oauth-countdown", daemon=True)
             self._thread.start()
@@ -146,7 +178,7 @@ class Countdown:
             if time.time() >= self.deadline:
                 break
             try:
-                self.handle.update(self._bundle(), raw=True)
+                self._redraw()
             except Exception:  # the kernel may be shutting down; the countdown is cosmetic
                 return
 
@@ -155,7 +187,10 @@ class Countdown:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=2)
-        if self.live and self.handle is not None:
+        if self.terminal:
+            sys.stdout.write("\r\033[K")
+            sys.stdout.flush()
+        elif self.live and self.handle is not None:
             with contextlib.suppress(Exception):
                 self.handle.update({"text/html": "", "text/plain": ""}, raw=True)
 
@@ -168,14 +203,16 @@ class NotebookPresenter:
 
     def __init__(self, *, live: bool | None = None, tick: float = 1.0) -> None:
         self.live = in_kernel() if live is None else live
+        self.terminal = live is None and not self.live and _interactive_terminal()
         self.tick = tick
         self._countdowns: list[Countdown] = []
         self.shown_urls: list[str] = []
         self.paste_requested = False
         self._link: Any = None  # display handle of the login-link box, replaced by the paste prompt
 
-    def _countdown(self, deadline: float, what: str) -> None:
-        self._countdowns.append(Countdown(deadline, live=self.live, tick=self.tick, what=what).start())
+    def _countdown(self, deadline: float, what: str, *, redirect: bool = True) -> None:
+        self._countdowns.append(Countdown(deadline, live=self.live, tick=self.tick, what=what, redirect=redirect,
+                                          terminal=self.terminal).start())
 
     def authorization_url(self, url: str, *, deadline: float, opened: bool, cancel_url: str | None) -> None:
         self.shown_urls.append(url)
@@ -202,7 +239,7 @@ class NotebookPresenter:
             inner += ("<div style='font-size:11px;color:#666'>(The code is already filled in at that link; "
                       f"the plain page is {link_html(verification_uri)}.)</div>")
         show("info", inner, f"{lead}Go to {target} and enter the code: {user_code}")
-        self._countdown(deadline, "Waiting for the approval")
+        self._countdown(deadline, "Waiting for the approval", redirect=False)
 
     def ask_redirected_url(self, authorization_url: str) -> str | None:
         """Paste mode: no redirect can reach this kernel, so ask for the address the browser landed on."""

@@ -55,8 +55,14 @@ def browser_for(entry: str) -> webbrowser.BaseBrowser:
         return webbrowser.BackgroundBrowser(entry)
 
 
-def open_in_browser(url: str) -> threading.Thread:
-    """Open ``url`` in a new tab without blocking; returns the thread doing it."""
-    thread = threading.Thread(target=_open, args=(url,), name="nb_oauth-browser", daemon=True)
+def open_in_browser(url: str, *, wait: float = 2.0) -> bool:
+    """Open ``url`` in a new tab without blocking for long; True only when a browser was started.
+
+    The opening runs in a thread (some browser commands return only when the window closes); a command
+    still running after ``wait`` seconds was started, so that counts as opened.
+    """
+    outcome: list[bool] = []
+    thread = threading.Thread(target=lambda: outcome.append(_open(url)), name="nb_oauth-browser", daemon=True)
     thread.start()
-    return thread
+    thread.join(wait)
+    return outcome[0] if outcome else True

@@ -1,0 +1,80 @@
+"""Messages that tell the truth: what really happened, with the user's own words and addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+import nb_oauth
+from nb_oauth import OAuth2Config
+from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID
+from nb_oauth.errors import FlowTimeoutError, NetworkError, StoreError, TokenEndpointError
+
+from .conftest import free_port
+
+
+def cc_config(url: str, **kw: object) -> OAuth2Config:
+    return OAuth2Config(token_name="cc", grant_type="client_credentials", access_token_url=url,
+                        client_id=CONFIDENTIAL_CLIENT_ID, client_secret=CONFIDENTIAL_CLIENT_SECRET, **kw)  # type: ignore[arg-type]
+
+
+def test_no_browser_tab_is_claimed_when_none_could_be_started(demo, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("BROWSER", "/nonexistent/browser-command %s")
+    cfg = OAuth2Config(token_name="x", grant_type="authorization_code_with_pkce", auth_url=demo.url + "/authorize",
+                       access_token_url=demo.url + "/token", client_id=PUBLIC_CLIENT_ID, callback_timeout=1)
+    with pytest.raises(FlowTimeoutError):
+        nb_oauth.get_new_access_token(cfg)
+    err = capsys.readouterr().err
+    assert "Open this link to log in" in err and "A browser tab was opened" not in err
+
+
+def test_a_timeout_names_the_callback_url_as_configured(demo, no_browser) -> None:
+    port = free_port()
+    cfg = OAuth2Config(token_name="x", grant_type="authorization_code_with_pkce", auth_url=demo.url + "/authorize",
+                       access_token_url=demo.url + "/token", client_id=PUBLIC_CLIENT_ID, callback_timeout=1,
+                       callback_url=f"http://localhost:{port}/cb")
+    with pytest.raises(FlowTimeoutError) as err:
+        nb_oauth.get_new_access_token(cfg)
+    assert f"http://localhost:{port}/cb" in str(err.value)
+
+
+def test_a_404_at_the_token_url_blames_the_url_not_the_secret(demo) -> None:
+    with pytest.raises(TokenEndpointError) as err:
+        nb_oauth.get_new_access_token(cc_config(demo.url + "/no-such-token-endpoint"))
+    message = str(err.value)
+    assert "HTTP 404" in message and "Check the Access Token URL" in message
+    assert "Client Secret" not in message and "client ID/secret" not in message
+
+
+def test_https_to_a_plain_http_server_says_so(demo) -> None:
+    with pytest.raises(NetworkError) as err:
+        nb_oauth.get_new_access_token(cc_config(demo.url.replace("http://", "https://") + "/token"))
+    message = str(err.value)
+    assert "plain http, not https" in message and demo.url + "/token" in message
+    assert "certificate" not in message
+
+
+def test_tokens_can_be_looked_up_by_the_token_object(demo) -> None:
+    token = nb_oauth.get_new_access_token(cc_config(demo.url + "/token"))
+    assert nb_oauth.tokens[token] is token and token in nb_oauth.tokens
+    with pytest.raises(KeyError, match="token_name"):
+        nb_oauth.tokens[42]  # type: ignore[index]
+
+
+def test_a_deleted_token_in_a_variable_says_it_was_deleted(demo) -> None:
+    token = nb_oauth.get_new_access_token(cc_config(demo.url + "/token"))
+    message = nb_oauth.tokens.delete("cc")
+    assert "tokens.revoke('cc')" not in message  # no advice to act on a name that is gone
+    assert "deleted" in repr(token) and "expires in" not in repr(token) and token.deleted
+    with pytest.raises(StoreError, match="was deleted"):
+        token.session()
+    with pytest.raises(StoreError, match="was deleted"):
+        token.refresh()
+
+
+def test_the_device_flows_countdown_does_not_speak_of_a_port() -> None:
+    pytest.importorskip("IPython")
+    from nb_oauth.notebook.ui import cancel_hint
+
+    assert "port" not in cancel_hint(redirect=False, kernel=True)
+    assert "port" in cancel_hint(redirect=True, kernel=True)
+    assert "Ctrl+C" in cancel_hint(kernel=False) and "■" not in cancel_hint(kernel=False)
