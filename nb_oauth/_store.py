@@ -302,10 +302,11 @@ class TokenStore:
         rows = []
         for t in self.list():
             rows.append(
-                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
+                "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(v))}</td>" for v in (
                     t.token_name, t.to_dict()["access_token"], t.expiry_text(),
                     "yes" if t.refresh_token else "no", t.scope or "—")) + "</tr>")
-        head = "".join(f"<th>{h}</th>" for h in ("Token Name", "Access Token", "Expires", "Refresh token", "Scope"))
+        head = "".join(f"<th style='text-align:left'>{h}</th>"
+                       for h in ("Token Name", "Access Token", "Expires", "Refresh token", "Scope"))
         return f"<table class='nb-oauth-tokens'><tr>{head}</tr>{''.join(rows) or '<tr><td colspan=5>No tokens yet</td></tr>'}</table>"
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .display.claims import Claims
 from .errors import StoreError, mask
 from .oidc.jwt import decode_unverified
 
@@ -214,12 +215,13 @@ class Token:
 
     @property
     def claims(self) -> dict[str, Any]:
-        """Decoded ID token claims, else those of a JWT access token, else ``{}``."""
+        """Decoded ID token claims, else those of a JWT access token, else ``{}``: a dict that shows
+        ``iat``/``exp`` and the other time claims as dates beside the numbers."""
         for value in (self._set.id_token, self._set.access_token):
             decoded = decode_unverified(value)
             if decoded is not None:
-                return dict(decoded.claims)
-        return {}
+                return Claims(decoded.claims)
+        return Claims()
 
     @property
     def id_token_verified(self) -> bool:

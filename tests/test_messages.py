@@ -78,3 +78,48 @@ def test_the_device_flows_countdown_does_not_speak_of_a_port() -> None:
     assert "port" not in cancel_hint(redirect=False, kernel=True)
     assert "port" in cancel_hint(redirect=True, kernel=True)
     assert "Ctrl+C" in cancel_hint(kernel=False) and "■" not in cancel_hint(kernel=False)
+
+
+# -- visual polish ------------------------------------------------------------------------------------
+
+
+def test_claims_show_time_claims_as_dates(demo, robot) -> None:
+    from IPython.lib.pretty import pretty
+
+    cfg = OAuth2Config(token_name="oidc", grant_type="password_credentials", access_token_url=demo.url + "/token",
+                       client_id=CONFIDENTIAL_CLIENT_ID, client_secret=CONFIDENTIAL_CLIENT_SECRET, username="alice",
+                       password="wonderland", scope="openid profile", issuer=demo.url)
+    claims = nb_oauth.get_new_access_token(cfg).claims
+    assert isinstance(claims, dict) and isinstance(claims["exp"], int)  # still the plain values
+    shown = pretty(claims)
+    assert f"'exp': {claims['exp']} (" in shown and " UTC)" in shown
+    assert "UTC" in claims._repr_html_()  # type: ignore[attr-defined]
+
+
+def test_device_trace_shows_the_polling_and_the_approval(demo, robot) -> None:
+    robot(NB_OAUTH_ROBOT_DELAY="2.5")
+    cfg = OAuth2Config(token_name="tv", grant_type="device_code", issuer=demo.url, client_id=PUBLIC_CLIENT_ID,
+                       scope="profile", callback_timeout=30)
+    titles = [s.title for s in nb_oauth.get_new_access_token(cfg).trace.steps]
+    assert "Token request (device code): not approved yet" in titles
+    assert titles.index("User approves the device at the provider") == len(titles) - 2
+    assert titles[-1] == "Token request (device code)"
+
+
+def test_demo_help_lists_clients_users_and_options() -> None:
+    import subprocess
+    import sys
+
+    from nb_oauth.demo import DEMO_USERS
+
+    out = subprocess.run([sys.executable, "-m", "nb_oauth.demo", "--help"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert PUBLIC_CLIENT_ID in out and CONFIDENTIAL_CLIENT_ID in out and CONFIDENTIAL_CLIENT_SECRET in out
+    assert all(f"{user} / {password}" in out for user, password in DEMO_USERS.items())
+    assert "--access-token-lifetime" in out and "access token lifetime" in out
+
+
+def test_token_tables_are_left_aligned(demo) -> None:
+    nb_oauth.get_new_access_token(cc_config(demo.url + "/token"))
+    table = nb_oauth.tokens._repr_html_()
+    assert table.count("<td style='text-align:left'>") == 5 and table.count("<th style='text-align:left'>") == 5

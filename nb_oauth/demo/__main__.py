@@ -14,12 +14,23 @@ from .constants import (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nb_oauth.demo", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8750)
-    parser.add_argument("--access-token-lifetime", type=int, default=300, metavar="SECONDS")
-    parser.add_argument("--refresh-token-lifetime", type=int, default=86400, metavar="SECONDS")
-    parser.add_argument("--device-interval", type=int, default=1, metavar="SECONDS")
+    users = "\n".join(f"  {user} / {password}" for user, password in DEMO_USERS.items())
+    epilog = (f"clients:\n  {PUBLIC_CLIENT_ID}  public (no secret): authorization code with PKCE, implicit, password, "
+              "device code, refresh\n"
+              f"  {CONFIDENTIAL_CLIENT_ID} / {CONFIDENTIAL_CLIENT_SECRET}  confidential (HTTP Basic or body): "
+              "authorization code, client credentials, password, device code, refresh\n"
+              f"users (sign-in page and password grant):\n{users}\n"
+              "Every endpoint is listed at <issuer>/.well-known/openid-configuration.")
+    parser = argparse.ArgumentParser(prog="python -m nb_oauth.demo", description=__doc__, epilog=epilog,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, loopback)")
+    parser.add_argument("--port", type=int, default=8750, help="port to listen on (default: %(default)s; 0 picks one)")
+    parser.add_argument("--access-token-lifetime", type=int, default=300, metavar="SECONDS",
+                        help="access token lifetime (default: %(default)s)")
+    parser.add_argument("--refresh-token-lifetime", type=int, default=86400, metavar="SECONDS",
+                        help="refresh token lifetime (default: %(default)s)")
+    parser.add_argument("--device-interval", type=int, default=1, metavar="SECONDS",
+                        help="device flow polling interval the server asks for (default: %(default)s)")
     parser.add_argument("--jwt-access-tokens", action="store_true", help="issue RFC 9068 JWT access tokens")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     parser.add_argument(

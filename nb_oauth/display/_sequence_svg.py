@@ -297,7 +297,7 @@ def _legend(canvas: _Canvas, y: float) -> None:
     x = BADGE_W
     for label, kind in (("request", "request"), ("redirect", "redirect"), ("response", "response"),
                         ("error", "error")):
-        dash = ' stroke-dasharray="7 5"' if kind == "response" else ""
+        dash = ' stroke-dasharray="6 4"' if kind == "response" else ""  # 3 whole dashes: visibly dashed
         canvas.parts.append(f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{x + 26:.1f}" y2="{y:.1f}" '
                             f'stroke="{COLORS[kind]}" stroke-width="1.6"{dash}/>')
         canvas.text(x + 32, y + 4, label, size=11, color=MUTED, anchor="start")

@@ -111,6 +111,13 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, cancel: threading.Event | N
             raise
         if trace is not None:
             trace.add_secret(*token_set.secrets())
+            if polls > 1:
+                trace.record("Token request (device code): not approved yet", "notebook", "server", method="POST",
+                             url=cfg.access_token_url, params=grant_body, status=400, kind="response",
+                             response={"error": "authorization_pending"},
+                             note=f"{polls - 1} poll(s), every {interval:g} s, answered authorization_pending")
+            trace.record("User approves the device at the provider", "browser", "server", kind="note",
+                         note="Signed in at the verification page and allowed the code; the next poll gets the token.")
             trace.record("Token request (device code)", "notebook", "server", method="POST",
                          url=cfg.access_token_url, params=grant_body, status=200, response=dict(token_set.raw),
                          note=f"polled {polls} time(s), every {interval:g} s, until the user approved",

@@ -206,8 +206,7 @@ def token_summary(token: Token) -> str:
         ("Refresh Token", mask(token.refresh_token) if token.refresh_token else "none"),
         ("ID Token", mask(token.id_token) if token.id_token else "none"),
         ("Scope", token.scope or "—"),
-        ("Expires", token.expiry_text() + (f" ({token.expires_at:%Y-%m-%d %H:%M:%S} UTC)" if token.expires_at
-                                            else "")),
+        ("Expires at", f"{token.expires_at:%Y-%m-%d %H:%M:%S} UTC" if token.expires_at else "unknown"),
     ]
     if token.scope_narrowed:
         items.append(("Not granted", " ".join(token.scope_narrowed)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from datetime import UTC, datetime
 from typing import Any
 
 from IPython.display import display
@@ -19,14 +18,10 @@ failed_traces: dict[str, Any] = {}
 
 # -- --show and --trace -------------------------------------------------------------------------------
 
-TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time", "updated_at")
-
-
 def _claim_value(key: str, value: Any) -> str:
-    if key in TIME_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
-        when = datetime.fromtimestamp(value, UTC)
-        return f"{value}  ({when:%Y-%m-%d %H:%M:%S} UTC)"
-    return str(value)
+    from ..display.claims import TIME_CLAIMS, claim_text
+
+    return claim_text(key, value) if key in TIME_CLAIMS else str(value)
 
 
 def _rows(pairs: list[tuple[str, str]]) -> str:
