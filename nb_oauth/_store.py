@@ -9,9 +9,10 @@ A failed refresh never replaces the token that was there.
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from ._token import Token, TokenSet
 from ._trace import Trace
 from .config import OAuth2Config
 from .errors import OAuthError, RefreshError, RevocationError, StoreError
+
+log = logging.getLogger("nb_oauth")
 
 if TYPE_CHECKING:
     import requests
@@ -48,6 +51,30 @@ class TokenStore:
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
+
+    # -- change notifications (what keeps a token manager's display live) ----------------------------
+
+    def add_listener(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """``callback(name)`` after a token is stored, refreshed or forgotten; returns the remover."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return remove
+
+    def _changed(self, name: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for callback in listeners:
+            try:
+                callback(name)
+            except Exception:  # noqa: BLE001 - a display that cannot update must never break a refresh
+                log.debug("a token store listener failed", exc_info=True)
 
     # -- mapping-like access -------------------------------------------------------------------------
 
@@ -112,6 +139,7 @@ class TokenStore:
                 entry.token._swap(token_set)
                 entry.last_failure = None
         self._persist(entry)
+        self._changed(name)
         return entry.token
 
     def _persist(self, entry: _Entry) -> None:
@@ -203,6 +231,7 @@ class TokenStore:
             entry.token._swap(new)
             entry.refresh_count += 1
             entry.last_failure = None
+        self._changed(entry.config.token_name)
         return new
 
     def _obtain(self, entry: _Entry, current: TokenSet, manual: bool = False) -> TokenSet:
@@ -270,6 +299,7 @@ class TokenStore:
             if self._entries.get(name) is entry:
                 del self._entries[name]
         entry.token._forgotten(how)
+        self._changed(name)
         if entry.config.share:
             from .sharing import shared
 

@@ -333,7 +333,9 @@ def test_bad_input_is_shown_next_to_its_field(server: DemoServer, field: str, va
     assert form.status.state == "error" and words in form.status.text()
     assert "Fix:" in form.status.text() and "Traceback" not in form.status.text()
     row = form.rows[field]
-    assert row.error.layout.display != "none" and words in row.error.value
+    assert row.error.layout.display != "none"  # a short mark next to the field; the sentence is in the summary
+    assert ("required" if value is None else "check this field") in row.error.value and len(row.error.value) < 60
+    assert form.status.retry.layout.display != "none" and not form.status.retry.disabled  # Retry, also here
     assert form.attempt is None  # nothing was started
     form.rows[field].set(original)
     form.click()
@@ -440,9 +442,14 @@ def test_manage_tokens_refresh_revoke_delete(server: DemoServer) -> None:
     manager.buttons["demo"]["Revoke"].click()
     form.wait_idle()
     assert "revoked at the server" in manager.message.value and "demo" not in tokens
-    manager.buttons["plain"]["Delete"].click()
+    manager.buttons["plain"]["Delete"].click()  # Delete offers Revoke first
+    assert "Revoke it at the server instead?" in manager.message.value and "plain" in tokens
+    offered = {b.description: b for b in manager.confirm.children}
+    assert set(offered) == {"Revoke and delete", "Delete only", "Keep"}
+    offered["Delete only"].click()
     form.wait_idle()
     assert "not revoked" in manager.message.value and "plain" not in tokens
+    assert "tokens.revoke" not in manager.message.value and not manager.confirm.children
     assert "No tokens yet" in manager.rows.children[0].value
     assert form.available.dropdown.options == ("— none —",)
 

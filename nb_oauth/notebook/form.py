@@ -16,12 +16,10 @@ tokens are only ever shown masked.
 from __future__ import annotations
 
 import dataclasses
-import html
 import threading
 import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
@@ -29,12 +27,11 @@ from .._flows import start_flow
 from .._presenter import use_presenter
 from .._store import TokenStore, tokens
 from .._token import Token
-from ..config import REDIRECT_GRANTS, OAuth2Config, check_url, is_loopback_host, placeholders
+from ..config import REDIRECT_GRANTS, SECRET_FIELDS, OAuth2Config
 from ..errors import ConfigError, OAuthError
 from ..grants._token_request import config_secrets
-from ..oidc import discovery
 from .form_attempt import Attempt, FormPresenter, carries_state, direct_grant_text, explained
-from .form_checks import check_field_names, error_html, fields_named_in, precheck, prefill, user_namespace
+from .form_checks import check_field_names, discover_into, fields_named_in, precheck, prefill, user_namespace
 from .form_fields import FieldRow, heading, make_row, on_change, section
 from .form_frontend import LoginButton
 from .form_status import StatusArea
@@ -53,6 +50,13 @@ LIVE_SETTINGS = ("add_token_to", "header_prefix", "auto_refresh", "use_token_typ
 OPENS_A_PAGE = REDIRECT_GRANTS | {"device_code"}
 MAIN_BUTTON = "Get New Access Token"
 
+#: What was typed into the ``%oauth_token`` form, by field (never a secret): a re-run cell shows it again.
+_typed: dict[str, Any] = {}
+
+
+def forget_typed_values() -> None:
+    _typed.clear()
+
 
 class TokenForm:
     """Postman's "Configure New Token", "Advanced Options", Available Tokens and Manage Tokens.
@@ -64,8 +68,11 @@ class TokenForm:
 
     def __init__(self, config: OAuth2Config | None = None, *, var: str = "",
                  namespace: MutableMapping[str, Any] | None = None, store: TokenStore | None = None,
-                 **fields: Any) -> None:
+                 remember: bool = False, **fields: Any) -> None:
         check_field_names(fields)
+        self.remember = remember  # the magic's form: keep what is typed for the next form of this kernel
+        if remember and config is None:
+            fields = {**_typed, **fields}
         self.store = store if store is not None else tokens
         self.namespace = namespace if namespace is not None else user_namespace()
         self._attempt: Attempt | None = None
@@ -95,7 +102,8 @@ class TokenForm:
                                   tooltip="Run the grant and keep the token under its Token Name")
         self.button.add_class("nb-oauth-get-token-widget")
         self.status = StatusArea(on_cancel=self.cancel, on_paste=self._paste)
-        self.available = AvailableTokens(self.store, self.namespace, var, on_select=self._load_current_settings)
+        self.available = AvailableTokens(self.store, self.namespace, var, on_select=self._load_current_settings,
+                                         on_choose=self.load_token_config)
         self.manager = TokenManager(self.store, self._background, on_change=self.available.reload)
         r = self.rows
         configure = widgets.VBox([r[n].box for n in CONFIGURE])
@@ -126,6 +134,10 @@ class TokenForm:
         for name in LIVE_SETTINGS:
             self.rows[name].control.observe(lambda change, n=name: self._apply_setting(n, change["new"]),
                                             names="value")
+        if self.remember:
+            for name, row in self.rows.items():
+                if name not in SECRET_FIELDS:
+                    row.control.observe(lambda _change, n=name, r=row: _typed.__setitem__(n, r.get()), names="value")
 
     def widget(self) -> widgets.VBox:
         """The form, to display (``display(form.widget())``)."""
@@ -172,9 +184,13 @@ class TokenForm:
             row.clear_error()
 
     def _show_config_error(self, exc: OAuthError) -> None:
+        """One summary in the status area (with Retry); a short mark on each field it names."""
         self.status.error(exc)
+        cause = str(exc).split(" Fix:")[0]
+        missing = "not set" in cause or "needs" in cause
         for name in fields_named_in(str(exc), self.rows):
-            self.rows[name].show_error(str(exc))
+            self.rows[name].show_error("required" if missing and not self.rows[name].get() else
+                                       "check this field (see the message below)")
 
     # -- Get New Access Token ---------------------------------------------------------------------
 
@@ -190,6 +206,10 @@ class TokenForm:
         """Start the grant with the fields as they are; the rest happens in the background."""
         frontend = frontend or {}
         opener = _button if frontend.get("window_opened") else None
+        waiting = self._attempt
+        if waiting is not None and not waiting.done.is_set() and not waiting.cancelled.is_set():
+            self._reuse_waiting(waiting, opener)  # a double click: the login already waiting is the one
+            return waiting
         self._clear_field_errors()
         try:
             cfg = self.config()
@@ -199,12 +219,27 @@ class TokenForm:
                 opener.close_window()
             self._show_config_error(exc)
             return None
-        self.cancel()
         attempt = Attempt(cfg, opener=opener)
         self._attempt = attempt
+        self._set_busy(True)
         self.status.working("Starting…")
         self._background(lambda: self._run(attempt), f"nb_oauth-form-{cfg.token_name}")
         return attempt
+
+    def _set_busy(self, busy: bool) -> None:
+        """While a login waits, Get New Access Token and Retry are disabled (Cancel stops the wait)."""
+        self.button.disabled = busy
+        self.status.retry.disabled = busy
+        self.button.tooltip = ("A login is waiting: finish it in its tab, or Cancel" if busy
+                               else "Run the grant and keep the token under its Token Name")
+
+    def _reuse_waiting(self, attempt: Attempt, opener: LoginButton | None) -> None:
+        if opener is not None:
+            if attempt.authorization_url:
+                opener.navigate(attempt.authorization_url)  # the new tab shows the same, still valid login
+            else:
+                opener.close_window()
+        self.status.notice("A login is already waiting (see above): finish it, or Cancel to start another.")
 
     def _run(self, attempt: Attempt) -> None:
         """In a worker thread: resolve (maybe discover), open the listener, then let the flow finish."""
@@ -230,6 +265,7 @@ class TokenForm:
         try:
             if self._attempt is not attempt:
                 return
+            self._set_busy(False)
             if failure is not None:
                 if attempt.opener is not None and attempt.authorization_url is None:
                     attempt.opener.close_window()
@@ -251,6 +287,7 @@ class TokenForm:
             return
         attempt.cancelled.set()
         attempt.paste_event.set()
+        self._set_busy(False)
         if attempt.flow is not None:
             attempt.flow.cancel()
 
@@ -315,31 +352,7 @@ class TokenForm:
 
     def discover(self) -> None:
         """Fill the empty endpoint URLs from the issuer's discovery document (in the background)."""
-        issuer = self.rows["issuer"].get()
-        self.rows["issuer"].clear_error()
-        if not issuer:
-            self.discover_note.value = error_html("Enter the Issuer first, e.g. https://accounts.example.com.")
-            return
-        self.discover_note.value = "Reading the discovery document…"
-        allow_http = bool(self.rows["allow_insecure_http"].get())
-        self._background(lambda: self._discover(issuer, allow_http), "nb_oauth-form-discover")
-
-    def _discover(self, issuer: str, allow_http: bool) -> None:
-        try:
-            url = placeholders.fill(issuer, self.namespace, where="issuer")
-            check_url("issuer", url, allow_http=allow_http)
-            doc = discovery.metadata(url, allow_http=allow_http or is_loopback_host(urlsplit(url).hostname))
-        except OAuthError as exc:
-            self.discover_note.value = error_html(str(exc))
-            return
-        filled = []
-        for name, key in discovery.FIELD_KEYS.items():
-            row = self.rows.get(name)
-            if row is not None and not row.get() and isinstance(doc.get(key), str):
-                row.set(doc[key])
-                filled.append(row.label)
-        self.discover_note.value = ("✔ Filled from the discovery document: " + html.escape(", ".join(filled)) + "."
-                                    if filled else "✔ Nothing to fill: every URL the issuer lists is already set.")
+        discover_into(self)
 
     # -- Current Token ------------------------------------------------------------------------------
 
@@ -355,6 +368,18 @@ class TokenForm:
                 self.rows[setting].set(getattr(cfg, setting))
         finally:
             self._loading = False
+
+    def load_token_config(self, name: str) -> None:
+        """Postman's "the details you used to generate the token are saved with your request": choosing a
+        token in Available Tokens fills Configure New Token with the configuration it was obtained with."""
+        try:
+            cfg = self.store.config(name)
+        except KeyError:
+            return
+        self.set(**{field: getattr(cfg, field) for field in (*CONFIGURE, *ADVANCED)})
+        self._clear_field_errors()
+        self._update_visibility()
+        self.status.notice(f"Configure New Token now shows the configuration token {name!r} was obtained with.")
 
     def _apply_setting(self, name: str, value: Any) -> None:
         """A Current Token setting changed: the token in use takes it at once (like Postman's)."""

@@ -7,13 +7,16 @@ import difflib
 import html
 import re
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import OAuth2Config
 from ..errors import ConfigError
 from .form_fields import FieldRow
 
-__all__ = ["check_field_names", "error_html", "fields_named_in", "precheck", "prefill", "user_namespace"]
+if TYPE_CHECKING:
+    from .form import TokenForm
+
+__all__ = ["check_field_names", "discover_into", "error_html", "fields_named_in", "precheck", "prefill", "user_namespace"]
 
 
 def check_field_names(fields: dict[str, Any]) -> None:
@@ -68,3 +71,39 @@ def user_namespace() -> MutableMapping[str, Any]:
         return {}
     shell = get_ipython()
     return shell.user_ns if shell is not None else {}
+
+
+def discover_into(form: TokenForm) -> None:
+    """The form's Discover button: fill its empty endpoint URLs from the issuer's metadata (in the background)."""
+    issuer = form.rows["issuer"].get()
+    form.rows["issuer"].clear_error()
+    if not issuer:
+        form.discover_note.value = error_html("Enter the Issuer first, e.g. https://accounts.example.com.")
+        return
+    form.discover_note.value = "Reading the discovery document…"
+    allow_http = bool(form.rows["allow_insecure_http"].get())
+    form._background(lambda: _discover(form, issuer, allow_http), "nb_oauth-form-discover")
+
+
+def _discover(form: TokenForm, issuer: str, allow_http: bool) -> None:
+    from urllib.parse import urlsplit
+
+    from ..config import check_url, is_loopback_host, placeholders
+    from ..errors import OAuthError
+    from ..oidc import discovery
+
+    try:
+        url = placeholders.fill(issuer, form.namespace, where="issuer")
+        check_url("issuer", url, allow_http=allow_http)
+        doc = discovery.metadata(url, allow_http=allow_http or is_loopback_host(urlsplit(url).hostname))
+    except OAuthError as exc:
+        form.discover_note.value = error_html(str(exc))
+        return
+    filled = []
+    for name, key in discovery.FIELD_KEYS.items():
+        row = form.rows.get(name)
+        if row is not None and not row.get() and isinstance(doc.get(key), str):
+            row.set(doc[key])
+            filled.append(row.label)
+    form.discover_note.value = ("✔ Filled from the discovery document: " + html.escape(", ".join(filled)) + "."
+                                if filled else "✔ Nothing to fill: every URL the issuer lists is already set.")

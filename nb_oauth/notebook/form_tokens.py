@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import keyword
+import weakref
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -36,10 +37,12 @@ class AvailableTokens:
     """A dropdown of stored tokens; the chosen one is bound to a notebook variable."""
 
     def __init__(self, store: TokenStore, namespace: MutableMapping[str, Any], var: str = "",
-                 on_select: Callable[[str], None] | None = None) -> None:
+                 on_select: Callable[[str], None] | None = None,
+                 on_choose: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.namespace = namespace
-        self.on_select = on_select
+        self.on_select = on_select  # a token was bound (chosen here, or just obtained)
+        self.on_choose = on_choose  # the user chose a token in the dropdown
         self.dropdown = widgets.Dropdown(description="Available Tokens", options=[NONE], value=NONE,
                                          style={"description_width": DESCRIPTION_WIDTH},
                                          layout=layout(width="auto", max_width="520px"))
@@ -72,7 +75,8 @@ class AvailableTokens:
     def _chosen(self, change: dict[str, Any]) -> None:
         if self._quiet or change["new"] in (None, NONE):
             return
-        self.bind(change["new"])
+        if self.bind(change["new"]) is not None and self.on_choose is not None:
+            self.on_choose(change["new"])
 
     @property
     def selected(self) -> str | None:
@@ -121,6 +125,14 @@ class TokenManager:
         self.box = widgets.VBox([self.reload_button, self.message, self.rows])
         self.box.add_class("nb-oauth-manage-tokens")
         self.buttons: dict[str, dict[str, widgets.Button]] = {}
+        self.confirm = widgets.HBox([])
+        self.confirm.add_class("nb-oauth-delete-confirm")
+        self.box.children = (*self.box.children[:2], self.confirm, self.box.children[2])
+        self.reload()
+        self._stop_listening = store.add_listener(_live_reload(self))
+
+    def _store_changed(self, name: str) -> None:
+        """A token was stored, refreshed (by any request) or forgotten: show it as it is now."""
         self.reload()
 
     def reload(self) -> None:
@@ -131,8 +143,9 @@ class TokenManager:
     def _row(self, token: Token) -> widgets.Widget:
         name = token.token_name or ""
         details = widgets.HTML(token_summary(token), layout=widgets.Layout(flex="1 1 auto"))
-        countdown = Countdown(template="expires in {}", done_text="expired",
-                              deadline=token.expires_at.timestamp() if token.expires_at else 0.0)
+        renews = self._can_refresh(name, token) and self._auto_refresh(name)
+        countdown = Countdown(template="expires in {}", done_text="expired, refreshes on next use" if renews
+                              else "expired", deadline=token.expires_at.timestamp() if token.expires_at else 0.0)
         countdown.add_class("nb-oauth-expiry")
         buttons = {label: self._button(label, name) for label in ("Refresh", "Revoke", "Delete")}
         if not self._can_refresh(name, token):
@@ -154,6 +167,12 @@ class TokenManager:
         button.on_click(lambda _b: self.act(label.lower(), name))
         return button
 
+    def _auto_refresh(self, name: str) -> bool:
+        try:
+            return self.store.config(name).auto_refresh
+        except KeyError:
+            return False
+
     def _can_refresh(self, name: str, token: Token) -> bool:
         if token.refresh_token:
             return True
@@ -163,7 +182,35 @@ class TokenManager:
             return False
 
     def act(self, action: str, name: str) -> None:
-        """Refresh, revoke or delete ``name``; the result (or the error) shows in the message line."""
+        """Refresh, revoke or delete ``name``; the result (or the error) shows in the message line.
+
+        Delete first asks: deleting only forgets the token here, so Revoke is offered beside it.
+        """
+        if action == "delete":
+            self.offer_revoke(name)
+            return
+        self._start(action, name)
+
+    def offer_revoke(self, name: str) -> None:
+        self.message.value = (f"Delete only forgets <b>{html.escape(name)}</b> here: the server still accepts it "
+                              "until it expires. Revoke it at the server instead?")
+        choices = {"Revoke and delete": ("revoke", "danger"), "Delete only": ("delete", ""), "Keep": ("keep", "")}
+        buttons = []
+        for label, (action, style) in choices.items():
+            button = widgets.Button(description=label, button_style=style, layout=widgets.Layout(width="auto"))
+            button.add_class(f"nb-oauth-confirm-{action}")
+            button.on_click(lambda _b, a=action: self._confirmed(a, name))
+            buttons.append(button)
+        self.confirm.children = buttons
+
+    def _confirmed(self, action: str, name: str) -> None:
+        self.confirm.children = []
+        if action == "keep":
+            self.message.value = f"Kept {html.escape(name)}."
+            return
+        self._start(action, name)
+
+    def _start(self, action: str, name: str) -> None:
         for button in self.buttons.get(name, {}).values():
             button.disabled = True
         doing = {"refresh": "Refreshing", "revoke": "Revoking", "delete": "Deleting"}[action]
@@ -195,7 +242,22 @@ class TokenManager:
         return f"Token {name!r} revoked at the server and removed from nb_oauth."
 
     def _delete(self, name: str) -> str:
-        return self.store.delete(name)
+        self.store.delete(name)
+        return (f"Token {name!r} deleted from nb_oauth. It was not revoked: the server still accepts it until it "
+                "expires.")
+
+
+def _live_reload(manager: TokenManager) -> Callable[[str], None]:
+    """A store listener that holds the manager weakly (a form that is gone stops listening)."""
+    ref = weakref.ref(manager)
+
+    def changed(name: str) -> None:
+        target = ref()
+        if target is None:
+            return
+        target._store_changed(name)
+
+    return changed
 
 
 def token_summary(token: Token) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 from typing import Any
 
@@ -28,6 +29,10 @@ def reset_state() -> None:
     _pending.clear()
     _failed_traces.clear()
     _imported.clear()
+    with contextlib.suppress(ImportError):  # the form needs ipywidgets
+        from .form import forget_typed_values
+
+        forget_typed_values()
 
 
 def _expiry(token: Any) -> str:
@@ -47,7 +52,7 @@ def show_form() -> None:
         show_error(f"The configuration form is not available ({missing} cannot be imported: {exc}).",
                    title="No form")
         return None
-    display(TokenForm().widget())
+    display(TokenForm(remember=True).widget())
     return None
 
 
