@@ -122,8 +122,22 @@ SSH, or on a locked-down hub.)
 ## 6. The form
 
 `%oauth_token` with no argument shows the configuration form and token manager, with Postman's
-labels. Fill it in and press **Get New Access Token**.
+labels. To get a token from the demo server with it, type into **Configure New Token**:
+
+| Field | What to type |
+|---|---|
+| Token Name | `form_demo` |
+| Grant Type | Authorization Code (With PKCE) |
+| Issuer | the demo server's address, printed by the next cell (then **Discover** fills the URLs) |
+| Client ID | `demo-public` |
+| Scope | `openid profile items:read` |
+
+Then press **Get New Access Token**, sign in as one of the demo users listed on the login page and
+press **Allow**. The token shows under **Manage Tokens** and the variable `form_demo` holds it.
+Choosing a token in **Available Tokens** fills the form with the configuration it was made with;
+the form keeps what you typed (never a secret) when you run its cell again.
 """),
+    code('print("Issuer:", DEMO)'),
     code("%oauth_token"),
 ]
 

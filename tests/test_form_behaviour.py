@@ -122,3 +122,14 @@ def _walk(widget: Any) -> Any:
     yield widget
     for child in getattr(widget, "children", ()):
         yield from _walk(child)
+
+
+def test_fields_have_even_widths() -> None:
+    import ipywidgets as widgets
+
+    form = TokenForm(namespace={})
+    controls = [row.control for row in form.rows.values() if isinstance(row.control, widgets.Text | widgets.Dropdown)]
+    controls += [form.available.dropdown, form.available.variable]
+    assert len(controls) > 10
+    assert {c.layout.max_width for c in controls} == {"680px"}
+    assert {c.layout.width for c in controls} == {"calc(100% - 8px)"}

@@ -158,7 +158,7 @@ class ListRow(FieldRow):
 class ChoiceRow(FieldRow):
     def __init__(self, name: str) -> None:
         control = widgets.Dropdown(description=self_label(name), options=CHOICES[name], style=style(),
-                                   layout=layout(width="auto", max_width="520px"))
+                                   layout=layout())  # as wide as the text fields: even edges
         super().__init__(name, control)
 
     def set(self, value: Any) -> None:

@@ -45,11 +45,11 @@ class AvailableTokens:
         self.on_choose = on_choose  # the user chose a token in the dropdown
         self.dropdown = widgets.Dropdown(description="Available Tokens", options=[NONE], value=NONE,
                                          style={"description_width": DESCRIPTION_WIDTH},
-                                         layout=layout(width="auto", max_width="520px"))
+                                         layout=layout())
         self.dropdown.add_class("nb-oauth-available-tokens")
         self.variable = widgets.Text(value=var, description="Variable", placeholder="empty: the token's name",
                                      style={"description_width": DESCRIPTION_WIDTH},
-                                     layout=layout(width="auto", max_width="520px"))
+                                     layout=layout())
         self.variable.add_class("nb-oauth-variable")
         self.in_use = widgets.HTML("")
         self.in_use.add_class("nb-oauth-in-use")
