@@ -123,3 +123,20 @@ def test_token_tables_are_left_aligned(demo) -> None:
     nb_oauth.get_new_access_token(cc_config(demo.url + "/token"))
     table = nb_oauth.tokens._repr_html_()
     assert table.count("<td style='text-align:left'>") == 5 and table.count("<th style='text-align:left'>") == 5
+
+
+def test_terminal_countdown_is_redrawn_in_place(capsys) -> None:
+    pytest.importorskip("IPython")
+    import time
+
+    from nb_oauth.notebook.ui import Countdown
+
+    countdown = Countdown(time.time() + 30, live=False, tick=0.05, terminal=True).start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and capsys.readouterr().out.count("\r") < 1:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    countdown.stop()
+    out = capsys.readouterr().out
+    assert "\r" in out and "left. To cancel, press Ctrl+C" in out
+    assert out.endswith("\r\033[K")  # the line is cleared when the wait ends
