@@ -164,3 +164,27 @@ def test_jupyterlab_that_cannot_start_is_reported_not_announced(tmp_path: Path) 
     assert proc.returncode == 1
     assert "Open this URL" not in proc.stdout
     assert f"JupyterLab did not start on 127.0.0.1:{env_port}" in proc.stderr and "LAB_PORT=" in proc.stderr
+
+
+def test_notebook_copies_are_kept_when_edited_and_refreshed_when_the_shipped_one_changes(tmp_path: Path,
+                                                                                        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from nb_oauth.demo.launch import prepare_notebooks
+
+    shipped = tmp_path / "repo" / "notebooks"
+    shipped.mkdir(parents=True)
+    (shipped / "quickstart.ipynb").write_text("v1")
+    (shipped / "other.ipynb").write_text("other")
+    monkeypatch.chdir(tmp_path / "repo")
+    work = tmp_path / "work"
+    copy = prepare_notebooks(Path("notebooks/quickstart.ipynb"), work)
+    assert copy == work / "notebooks" / "quickstart.ipynb" and copy.read_text() == "v1"
+    assert (work / "notebooks" / "other.ipynb").read_text() == "other"
+    copy.write_text("my edits")
+    prepare_notebooks(Path("notebooks/quickstart.ipynb"), work)
+    assert copy.read_text() == "my edits"  # the user's work is kept
+    (shipped / "quickstart.ipynb").write_text("v2")
+    os.utime(shipped / "quickstart.ipynb", (time.time() + 5, time.time() + 5))
+    prepare_notebooks(Path("notebooks/quickstart.ipynb"), work)
+    assert copy.read_text() == "v2" and (shipped / "quickstart.ipynb").read_text() == "v2"
+    outside = prepare_notebooks((shipped / "quickstart.ipynb").resolve(), tmp_path / "work2")
+    assert outside.parent.parent == tmp_path / "work2" and (shipped / "quickstart.ipynb").read_text() == "v2"

@@ -69,7 +69,11 @@ def choose_port(port: int, what: str, variable: str) -> int:
 def prepare_notebooks(notebook: Path, work: Path) -> Path:
     """Copy the notebook's folder's notebooks into ``work`` (kept when the copy is newer); the copy to open."""
     source_dir = notebook.parent
-    target_dir = work / source_dir
+    try:
+        where = source_dir.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:  # a notebook outside this folder: its folder's name is kept
+        where = Path(source_dir.resolve().name)
+    target_dir = work / where
     target_dir.mkdir(parents=True, exist_ok=True)
     for source in sorted(source_dir.glob("*.ipynb")):
         target = target_dir / source.name
