@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .ui import MASKED, MEDIUM, Notebook, Steps, expect_token, open_login_tab, pkce_form, sign_in
+from .ui import MASKED, MEDIUM, Notebook, Steps, expect_token, pkce_form, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,11 @@ def test_double_click_opens_one_login_and_the_button_waits(open_notebook: Callab
     nb.run(1)
     button = nb.output(1).locator("button.nb-oauth-get-token")
     button.wait_for(timeout=MEDIUM)
-    tab = open_login_tab(page, button)
+    with page.expect_popup(timeout=MEDIUM) as popup:
+        button.dblclick()  # a person's double click: one tab, one login
+    tab = popup.value
+    page.wait_for_timeout(500)
+    assert len(page.context.pages) == 2, [p.url for p in page.context.pages]
     nb.output(1).locator(".nb-oauth-status-waiting").wait_for(timeout=MEDIUM)
     page.wait_for_function("(el) => el.disabled", arg=button.element_handle(), timeout=MEDIUM)
     pages = len(page.context.pages)

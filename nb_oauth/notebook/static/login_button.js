@@ -37,7 +37,11 @@ export default {
 
     let pending = null;
     button.addEventListener('click', () => {
-      if (model.get('disabled')) return;
+      if (model.get('disabled') || button.disabled) return;
+      // A double click must not start two logins: hold the button until the kernel has answered
+      // (it disables it while a login waits) and then follow the kernel's state again.
+      button.disabled = true;
+      setTimeout(sync, 1500);
       let win = null;
       if (model.get('opens_window')) {
         try { win = window.open('', '_blank'); } catch (e) { win = null; }
