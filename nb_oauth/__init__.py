@@ -108,6 +108,7 @@ def form(**kwargs: Any) -> Any:
     except ImportError as exc:
         raise ImportError(f"The form needs the notebook extras ({exc}). Install them with: "
                           "pip install 'nb_oauth[notebook]'") from exc
+    kwargs.setdefault("remember", True)  # a re-run cell keeps what was typed (never a secret)
     return TokenForm(**kwargs).widget()
 
 

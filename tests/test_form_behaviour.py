@@ -10,7 +10,7 @@ import pytest
 import nb_oauth
 from nb_oauth import tokens
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_SECRET, DemoServer
-from nb_oauth.notebook import form as form_module
+from nb_oauth.notebook import form_checks as form_module
 from nb_oauth.notebook.form import TokenForm
 
 from . import test_form as _form_tests
@@ -133,3 +133,14 @@ def test_fields_have_even_widths() -> None:
     assert len(controls) > 10
     assert {c.layout.max_width for c in controls} == {"680px"}
     assert {c.layout.width for c in controls} == {"calc(100% - 8px)"}
+
+
+def test_each_cells_form_keeps_its_own_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    cell = {"id": "cell-a"}
+    monkeypatch.setattr(form_module, "_cell_key", lambda: cell["id"])
+    type_into(TokenForm(namespace={}, remember=True).rows["client_id"].control, "typed-in-a")
+    cell["id"] = "cell-b"
+    assert TokenForm(namespace={}, remember=True).rows["client_id"].get() is None
+    cell["id"] = "cell-a"
+    assert TokenForm(namespace={}, remember=True).rows["client_id"].get() == "typed-in-a"
+    assert TokenForm(namespace={}, remember=True, client_id="given").rows["client_id"].get() == "given"

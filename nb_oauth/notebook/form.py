@@ -31,7 +31,7 @@ from ..config import REDIRECT_GRANTS, SECRET_FIELDS, OAuth2Config
 from ..errors import ConfigError, OAuthError
 from ..grants._token_request import config_secrets
 from .form_attempt import Attempt, FormPresenter, carries_state, direct_grant_text, explained
-from .form_checks import check_field_names, discover_into, fields_named_in, precheck, prefill, user_namespace
+from .form_checks import check_field_names, discover_into, fields_named_in, precheck, prefill, typed_memory, user_namespace
 from .form_fields import FieldRow, heading, make_row, on_change, section
 from .form_frontend import LoginButton
 from .form_status import StatusArea
@@ -50,14 +50,6 @@ LIVE_SETTINGS = ("add_token_to", "header_prefix", "auto_refresh", "use_token_typ
 OPENS_A_PAGE = REDIRECT_GRANTS | {"device_code"}
 MAIN_BUTTON = "Get New Access Token"
 
-#: What was typed into the ``%oauth_token`` form, by field (never a secret): a re-run cell shows it again.
-_typed: dict[str, Any] = {}
-
-
-def forget_typed_values() -> None:
-    _typed.clear()
-
-
 class TokenForm:
     """Postman's "Configure New Token", "Advanced Options", Available Tokens and Manage Tokens.
 
@@ -71,8 +63,9 @@ class TokenForm:
                  remember: bool = False, **fields: Any) -> None:
         check_field_names(fields)
         self.remember = remember  # the magic's form: keep what is typed for the next form of this kernel
+        self._typed = typed_memory() if remember else {}
         if remember and config is None:
-            fields = {**_typed, **fields}
+            fields = {**self._typed, **fields}  # what the call gives wins over what was typed
         self.store = store if store is not None else tokens
         self.namespace = namespace if namespace is not None else user_namespace()
         self._attempt: Attempt | None = None
@@ -137,7 +130,7 @@ class TokenForm:
         if self.remember:
             for name, row in self.rows.items():
                 if name not in SECRET_FIELDS:
-                    row.control.observe(lambda _change, n=name, r=row: _typed.__setitem__(n, r.get()), names="value")
+                    row.control.observe(lambda _c, n=name, r=row: self._typed.__setitem__(n, r.get()), names="value")
 
     def widget(self) -> widgets.VBox:
         """The form, to display (``display(form.widget())``)."""

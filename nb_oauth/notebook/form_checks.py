@@ -16,7 +16,8 @@ from .form_fields import FieldRow
 if TYPE_CHECKING:
     from .form import TokenForm
 
-__all__ = ["check_field_names", "discover_into", "error_html", "fields_named_in", "precheck", "prefill", "user_namespace"]
+__all__ = ["check_field_names", "discover_into", "error_html", "fields_named_in", "forget_typed_values", "precheck",
+           "prefill", "typed_memory", "user_namespace"]
 
 
 def check_field_names(fields: dict[str, Any]) -> None:
@@ -44,6 +45,32 @@ def prefill(config: OAuth2Config | None, fields: dict[str, Any]) -> tuple[OAuth2
     # own default from where the kernel runs, which concerns the kernel's browser, not this page).
     values["authorize_using_browser"] = fields.get("authorize_using_browser")
     return merged, values, None
+
+
+#: What was typed into a remembering form, by notebook cell, then by field (never a secret): the form
+#: of a re-run cell shows it again.
+_typed: dict[str, dict[str, Any]] = {}
+
+
+def forget_typed_values() -> None:
+    _typed.clear()
+
+
+def typed_memory() -> dict[str, Any]:
+    """This cell's memory of what was typed into its form (filled by the form as the user types)."""
+    return _typed.setdefault(_cell_key(), {})
+
+
+def _cell_key() -> str:
+    """The running cell's id where the front end sends one (JupyterLab, Notebook 7), else one shared key."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent() if kernel is not None else {}
+        return str((parent.get("metadata") or {}).get("cellId") or "")
+    except Exception:  # no kernel, an older kernel: one memory for the notebook
+        return ""
 
 
 def precheck(cfg: OAuth2Config, variables: MutableMapping[str, Any]) -> None:

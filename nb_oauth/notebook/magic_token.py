@@ -30,7 +30,7 @@ def reset_state() -> None:
     _failed_traces.clear()
     _imported.clear()
     with contextlib.suppress(ImportError):  # the form needs ipywidgets
-        from .form import forget_typed_values
+        from .form_checks import forget_typed_values
 
         forget_typed_values()
 
