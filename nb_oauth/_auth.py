@@ -51,7 +51,7 @@ class OAuth2Auth(AuthBase):
 
     def __init__(self, name: str, store: TokenSource | None = None) -> None:
         self.name = name
-        source = store or _default_source
+        source = store if store is not None else _default_source
         if source is None:
             raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
         self.store = source
@@ -157,6 +157,41 @@ class OAuth2Auth(AuthBase):
 
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled, an auth object is its token's name: no token travels (e.g. in a Dask task graph)."""
+        return _restore, (self.name, type(self) is not OAuth2Auth)
+
+
+class _CurrentDefaultSource:
+    """The default source at the time of each call (where an unpickled auth object ends up, e.g. a Dask worker)."""
+
+    def _source(self) -> TokenSource:
+        if _default_source is None:
+            raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
+        return _default_source
+
+    def __getitem__(self, name: str) -> Token:
+        return self._source()[name]
+
+    def config(self, name: str) -> OAuth2Config:
+        return self._source().config(name)
+
+    def current(self, name: str) -> TokenSet:
+        return self._source().current(name)
+
+    def refresh_after_401(self, name: str, rejected_access_token: str) -> TokenSet | None:
+        return self._source().refresh_after_401(name, rejected_access_token)
+
+
+def _restore(name: str, for_httpx: bool) -> OAuth2Auth:
+    """Unpickle an auth object: its name, bound to wherever it is used; the token is looked up on first use."""
+    cls = _httpx_auth_class() if for_httpx else OAuth2Auth
+    restored = cls.__new__(cls)
+    restored.name = name
+    restored.store = _CurrentDefaultSource()
+    restored._placed = None
+    return restored
 
 
 def _without_param(url: str, key: str) -> str:

@@ -175,6 +175,12 @@ class TokenStore:
         except OAuthError:
             return None
 
+    def renew(self, name: str, stale_access_token: str) -> TokenSet:
+        """Refresh unless the token is no longer ``stale_access_token``; a failure is raised, not swallowed
+        (for callers in other processes, such as Dask workers after a 401, that must hear why)."""
+        entry = self._entry(name)
+        return self._refresh(entry, only_if=lambda ts: ts.access_token == stale_access_token)
+
     def refresh(self, name: str) -> Token:
         """Refresh now, whatever the expiry (Postman's Refresh); returns the (updated) Token."""
         entry = self._entry(name)
