@@ -142,10 +142,13 @@ class WorkerSource:
     def _local(self, name: str) -> TokenStore | None:
         """This process's own store when it holds ``name`` (a token got on the worker, or a threads-only cluster)."""
         fallback = self._fallback
-        return fallback if fallback is not None and name in fallback else None
+        return fallback if fallback is not None and len(fallback) and name in fallback else None
 
     def _copy(self, name: str) -> _Copy:
         """This worker's copy of ``name``; waits (bounded) for a kernel's first tokens if they are still on the way."""
+        held = self._names.get(name)  # the common case, without a lock: copies are replaced whole
+        if isinstance(held, _Copy):
+            return held
         deadline: float | None = None
         with self._cond:
             while True:
