@@ -83,5 +83,6 @@ def test_dask_fan_out_fails_no_call_and_refreshes_once_per_expiry(results: dict[
     extra = case(results, "dask_fan_out")["extra"]
     assert extra["failed_calls"] == 0 and extra["api_checks_expiry"]
     for r in extra["rounds"]:
-        assert r["refresh_requests"] == r["store_refreshes"]  # every request at the endpoint came from the kernel
+        # every request at the endpoint came from the kernel (counted one after the other: one may be in flight)
+        assert abs(r["refresh_requests"] - r["store_refreshes"]) <= 1
         assert r["refresh_requests"] <= r["expiries"] + 1
