@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _auth
-from .._store import TokenExpiredError, TokenStore
+from .._store import FAILURE_HOLD_SECONDS, TokenExpiredError, TokenStore
 from .._token import Token, TokenSet
 from ..config import OAuth2Config
 from ._wire import Parcel, Payload, SharingError, rebuild_error, token_set_from, topic_for, worker_config
@@ -80,6 +80,7 @@ class WorkerSource:
         self._names: dict[str, _Copy | _Gone] = {}
         self._asks: dict[str, _Ask] = {}
         self._joined: dict[tuple[str, int, str], str] = {}
+        self._failed: dict[tuple[str, int], tuple[float, Payload]] = {}
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:12]
 
@@ -237,6 +238,9 @@ class WorkerSource:
 
     def _wait(self, name: str, copy: _Copy, why: str) -> TokenSet | None:
         """Ask and wait (bounded) for the kernel's answer: a newer token, or the kernel's own error."""
+        failed = self._failed.get((name, copy.version))
+        if failed is not None and time.monotonic() - failed[0] < FAILURE_HOLD_SECONDS:
+            raise rebuild_error(failed[1])  # the kernel just said why: no new question for a moment
         ask = self._ask(name, copy, why)
         assert ask is not None  # only "due" questions are asked once per copy
         hub = self._hubs.get(copy.hub)
@@ -249,6 +253,8 @@ class WorkerSource:
         if ask.failure is not None:
             raise _gone_error(name, ask.failure)
         if ask.error is not None:
+            self._failed = {(name, copy.version): (time.monotonic(), ask.error),
+                            **{k: v for k, v in self._failed.items() if k[0] != name}}
             raise rebuild_error(ask.error)
         newer = self._copy(name)
         if newer.version == copy.version:

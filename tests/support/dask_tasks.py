@@ -33,14 +33,15 @@ def get_until(api: str, name: str, stop_event: str) -> tuple[int, int, int]:
     session = nb_oauth.session(name)
     stop = Event(stop_event)
     calls = failed = rescued = 0
-    while not stop.is_set():
+    while True:  # one round at least, however late the task starts
         for _ in range(10):
             r = session.get(api)
             calls += 1
             failed += r.status_code != 200
             rescued += bool(r.history)
             time.sleep(0.005)
-    return calls, failed, rescued
+        if stop.is_set():
+            return calls, failed, rescued
 
 
 def get_with(api: str, session_or_auth: Any) -> int:
@@ -97,3 +98,17 @@ def is_oauth_error(exc_class: str) -> bool:
 
 def pid() -> int:
     return os.getpid()
+
+
+def errors_of(api: str, name: str, n: int) -> list[str]:
+    """``n`` calls in a row; the error class name of each (empty when the call worked)."""
+    import nb_oauth
+
+    out = []
+    for _ in range(n):
+        try:
+            nb_oauth.session(name).get(api)
+            out.append("")
+        except Exception as exc:
+            out.append(type(exc).__name__)
+    return out
