@@ -20,7 +20,10 @@ from ..errors import TokenEndpointError
 
 
 def config_secrets(cfg: OAuth2Config) -> list[str | None]:
-    return [cfg.client_secret, cfg.password, cfg.code_verifier]
+    """The config's secrets, the values of its custom header parameters among them (API keys travel there)."""
+    headers = [v for params in (cfg.auth_request_params, cfg.token_request_params, cfg.refresh_request_params)
+               for _k, v, how in params if how == "header"]
+    return [cfg.client_secret, cfg.password, cfg.code_verifier, *headers]
 
 
 def body_pairs(encoded: str) -> list[tuple[str, str]]:
