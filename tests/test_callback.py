@@ -91,7 +91,7 @@ def test_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     ("url", "host", "port", "path", "paste"),
     [
         ("http://127.0.0.1:8765/cb", "127.0.0.1", 8765, "/cb", False),
-        ("http://localhost:8765/oauth/callback", "127.0.0.1", 8765, "/oauth/callback", False),
+        ("http://localhost:8765/oauth/callback", "localhost", 8765, "/oauth/callback", False),
         ("http://[::1]:8765/cb", "::1", 8765, "/cb", False),
         ("https://hub.example/user/a/proxy/8765/callback", "127.0.0.1", 8765, "/callback", False),
         ("https://hub.example/user/a/proxy/absolute/8765/user/a/cb", "127.0.0.1", 8765,

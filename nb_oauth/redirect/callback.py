@@ -134,9 +134,8 @@ def plan_callback(callback_url: str | None, env: Environment | None = None) -> C
         path = parts.path if proxied["absolute"] else rest
         return CallbackPlan(callback_url, "127.0.0.1", port, path)
     if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        host = parts.hostname or "127.0.0.1"
-        bind = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") else host
-        return CallbackPlan(callback_url, bind, parts.port or 80, parts.path or "/")
+        host = parts.hostname or "127.0.0.1"  # localhost: the listener binds 127.0.0.1 and ::1 both
+        return CallbackPlan(callback_url, host, parts.port or 80, parts.path or "/")
     return CallbackPlan(callback_url, None, paste=True)
 
 
