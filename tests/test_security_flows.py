@@ -97,7 +97,7 @@ def test_the_browser_opener_never_opens_another_scheme(tmp_path, monkeypatch) ->
     from nb_oauth.redirect.browser import open_in_browser
 
     log = _opener(tmp_path, monkeypatch)
-    for uri in HOSTILE_URIS[:3] + ["vscode://file/etc/passwd"]:
+    for uri in [*HOSTILE_URIS[:3], "vscode://file/etc/passwd"]:
         open_in_browser(uri).join(10)
     assert not log.exists()
     open_in_browser("https://ok.example/").join(10)
