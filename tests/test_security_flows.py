@@ -192,3 +192,117 @@ def test_a_localhost_callback_listens_on_both_loopbacks_and_completes(demo, robo
         with socket.socket(family) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections in TIME_WAIT are fine
             s.bind((address, port))
+
+
+# -- ID tokens, token syntax and issuers against a scriptable OpenID provider ------------------------
+
+
+@pytest.fixture
+def fake():
+    from .support.fake_oidc import FakeProvider
+
+    with FakeProvider() as provider:
+        yield provider
+
+
+def _fake_config(provider, grant: str = "authorization_code_with_pkce", **kw) -> OAuth2Config:
+    from .support.fake_oidc import CLIENT
+
+    return OAuth2Config(token_name="fake", grant_type=grant, issuer=provider.url, client_id=CLIENT,
+                        scope="openid profile", authorize_using_browser=True, callback_timeout=20, **kw)
+
+
+def _fails(cfg: OAuth2Config) -> nb_oauth.OAuthError:
+    with pytest.raises(nb_oauth.OAuthError) as caught:
+        nb_oauth.get_new_access_token(cfg)
+    assert "fake" not in nb_oauth.tokens
+    return caught.value
+
+
+def test_the_fake_provider_control_logins_pass(fake, robot) -> None:
+    token = nb_oauth.get_new_access_token(_fake_config(fake))
+    assert token.id_token_verified
+    nb_oauth.tokens.delete("fake")
+    implicit = nb_oauth.get_new_access_token(_fake_config(fake, "implicit"))
+    assert implicit.id_token_verified and "at_hash" in implicit.claims
+
+
+def test_several_audiences_without_azp_are_refused(fake, robot) -> None:
+    from .support.fake_oidc import CLIENT
+
+    fake.claim_changes = lambda c: {**c, "aud": [CLIENT, "another-api"]}
+    error = _fails(_fake_config(fake))
+    assert isinstance(error, nb_oauth.IDTokenError) and "azp" in str(error)
+    fake.claim_changes = lambda c: {**c, "aud": [CLIENT, "another-api"], "azp": "another-client"}
+    assert "azp" in str(_fails(_fake_config(fake)))
+    fake.claim_changes = lambda c: {**c, "aud": [CLIENT, "another-api"], "azp": CLIENT}
+    assert nb_oauth.get_new_access_token(_fake_config(fake)).id_token_verified
+
+
+def test_an_implicit_id_token_without_at_hash_is_refused(fake, robot) -> None:
+    fake.claim_changes = lambda c: {k: v for k, v in c.items() if k != "at_hash"}
+    error = _fails(_fake_config(fake, "implicit"))
+    assert isinstance(error, nb_oauth.IDTokenError) and "at_hash" in str(error)
+    # without keys to check it with, the binding is still required
+    error = _fails(_fake_config(fake, "implicit").copy(
+        issuer=None, auth_url=fake.url + "/authorize", auth_request_params=[("response_type", "id_token token", "url")]))
+    assert isinstance(error, nb_oauth.IDTokenError) and "at_hash" in str(error)
+
+
+def test_a_refresh_without_a_new_id_token_keeps_the_old_one(fake, robot) -> None:
+    token = nb_oauth.get_new_access_token(_fake_config(fake))
+    first_id_token, first_access = token.id_token, token.access_token
+    fake.refresh_id_token = False
+    for _ in range(3):  # and again: it does not fail forever
+        refreshed = nb_oauth.tokens.refresh("fake")
+        assert refreshed.access_token != first_access and refreshed.id_token == first_id_token
+        assert refreshed.id_token_verified  # verified when it was issued, kept as such
+    fake.refresh_id_token = True  # a new one is checked, against the new access token
+    renewed = nb_oauth.tokens.refresh("fake")
+    assert renewed.id_token != first_id_token and renewed.id_token_verified
+    fake.claim_changes = lambda c: {**c, "sub": "someone-else"}
+    kept = nb_oauth.tokens["fake"].access_token
+    with pytest.raises(nb_oauth.OAuthError, match="sub"):
+        nb_oauth.tokens.refresh("fake")
+    assert nb_oauth.tokens["fake"].access_token == kept  # the working token is kept
+
+
+BAD_TOKENS = {
+    "invalid UTF-8": lambda f: json.dumps(f).replace(f["access_token"], "tok\\u00e9n").encode().replace(
+        "tok\\u00e9n".encode(), b"tok\xff\xfen"),
+    "non-ASCII letters": lambda f: json.dumps({**f, "access_token": "tokén-" + "x" * 20}).encode(),
+    "a control character": lambda f: json.dumps({**f, "access_token": "tok\ten-" + "x" * 20}).encode(),
+    "a newline in the refresh token": lambda f: json.dumps({**f, "refresh_token": "ref\nresh" + "x" * 20}).encode(),
+    "an emoji": lambda f: json.dumps({**f, "access_token": "tok-\U0001f600-" + "x" * 20}, ensure_ascii=False).encode(),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TOKENS))
+def test_a_token_that_is_not_visible_ascii_is_an_invalid_token_response(case, fake, robot) -> None:
+    token = nb_oauth.get_new_access_token(_fake_config(fake))
+    kept = token.access_token
+    fake.token_body = BAD_TOKENS[case]
+    with pytest.raises(nb_oauth.InvalidTokenResponseError) as refresh_error:
+        nb_oauth.tokens.refresh("fake")
+    assert isinstance(refresh_error.value, nb_oauth.RefreshError) and "visible ASCII" in str(refresh_error.value)
+    assert nb_oauth.tokens["fake"].access_token == kept
+    nb_oauth.tokens.delete("fake")
+    error = _fails(_fake_config(fake))
+    assert isinstance(error, nb_oauth.InvalidTokenResponseError) and "visible ASCII" in str(error)
+
+
+def test_a_missing_iss_is_refused_when_discovery_promises_it(fake, robot) -> None:
+    fake.discovery_changes = {"authorization_response_iss_parameter_supported": True}
+    exchanged = fake.counter
+    error = _fails(_fake_config(fake))
+    assert isinstance(error, nb_oauth.StateMismatchError) and "iss" in str(error) and "RFC 9207" in str(error)
+    assert fake.counter == exchanged  # the code was never exchanged
+    fake.iss_param = True  # the same provider sending iss is fine
+    assert nb_oauth.get_new_access_token(_fake_config(fake)).access_token
+
+
+@pytest.mark.parametrize("issuer", [None, "", "https://other.example", 42])
+def test_a_discovery_document_without_or_with_another_issuer_is_refused(issuer, fake) -> None:
+    fake.discovery_changes = {"issuer": issuer} if issuer is not None else {"issuer": None}
+    error = _fails(_fake_config(fake, "client_credentials", client_secret="s" * 12))
+    assert isinstance(error, nb_oauth.DiscoveryError) and "issuer" in str(error) and "Fix:" in str(error)

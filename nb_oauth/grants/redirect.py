@@ -77,6 +77,18 @@ def implicit_response_type(cfg: OAuth2Config) -> str:
     return "token"
 
 
+def _iss_promised(cfg: OAuth2Config) -> bool:
+    """Whether the issuer's metadata says every authorization response carries ``iss`` (RFC 9207 §3)."""
+    from ..errors import OAuthError
+    from ..oidc.discovery import metadata
+
+    try:
+        doc = metadata(cfg.issuer or "", allow_http=cfg.allow_insecure_http)
+    except OAuthError:
+        return False  # no document: the login already worked without one
+    return doc.get("authorization_response_iss_parameter_supported") is True
+
+
 class RedirectFlow:
     """One authorization-code or implicit login: :meth:`start` gives the URL, :meth:`wait` the token."""
 
@@ -211,7 +223,14 @@ class RedirectFlow:
 
     def _check_issuer(self, iss: str | None) -> None:
         """RFC 9207: an ``iss`` in the authorization response must be the issuer we talk to."""
-        if iss is None or not self.cfg.issuer:
+        if not self.cfg.issuer:
+            return
+        if iss is None:
+            if _iss_promised(self.cfg):
+                raise StateMismatchError(
+                    "The authorization response carries no iss, although the provider's discovery document "
+                    "promises one (authorization_response_iss_parameter_supported; RFC 9207 mix-up check).",
+                    fix="Start the login again; if it keeps happening, another server may be answering for it.")
             return
         if iss.rstrip("/") != self.cfg.issuer.rstrip("/"):
             raise StateMismatchError(
