@@ -268,8 +268,8 @@ def test_a_refresh_without_a_new_id_token_keeps_the_old_one(fake, robot) -> None
 
 
 BAD_TOKENS = {
-    "invalid UTF-8": lambda f: json.dumps(f).replace(f["access_token"], "tok\\u00e9n").encode().replace(
-        "tok\\u00e9n".encode(), b"tok\xff\xfen"),
+    "invalid UTF-8": lambda f: json.dumps(f).replace(f["access_token"], "tok-placeholder").encode().replace(
+        b"tok-placeholder", b"tok\xff\xfen" + b"x" * 20),
     "non-ASCII letters": lambda f: json.dumps({**f, "access_token": "tokén-" + "x" * 20}).encode(),
     "a control character": lambda f: json.dumps({**f, "access_token": "tok\ten-" + "x" * 20}).encode(),
     "a newline in the refresh token": lambda f: json.dumps({**f, "refresh_token": "ref\nresh" + "x" * 20}).encode(),
