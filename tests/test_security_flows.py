@@ -306,3 +306,25 @@ def test_a_discovery_document_without_or_with_another_issuer_is_refused(issuer, 
     fake.discovery_changes = {"issuer": issuer} if issuer is not None else {"issuer": None}
     error = _fails(_fake_config(fake, "client_credentials", client_secret="s" * 12))
     assert isinstance(error, nb_oauth.DiscoveryError) and "issuer" in str(error) and "Fix:" in str(error)
+
+
+# -- a fixed state or code_verifier is said out loud -------------------------------------------------
+
+
+def test_a_login_with_a_fixed_state_warns_once_without_the_value(demo, robot) -> None:
+    from nb_oauth.demo import PUBLIC_CLIENT_ID
+
+    fixed_state, fixed_verifier = "fixed-state-0123456789", "v" * 50
+    cfg = OAuth2Config(token_name="fixed", grant_type="authorization_code_with_pkce", issuer=demo.url,
+                       client_id=PUBLIC_CLIENT_ID, scope="profile", state=fixed_state, code_verifier=fixed_verifier)
+    shown = Recorder()
+    with use_presenter(shown):
+        assert nb_oauth.get_new_access_token(cfg).access_token
+    warnings = [line for line in shown.shown if "fixed state" in line]
+    assert len(warnings) == 1 and "CSRF" in warnings[0] and "PKCE" in warnings[0]
+    assert fixed_state not in warnings[0] and fixed_verifier not in warnings[0]
+    nb_oauth.tokens.delete("fixed")
+    plain = Recorder()
+    with use_presenter(plain):
+        nb_oauth.get_new_access_token(cfg.copy(state=None, code_verifier=None))
+    assert not any("fixed" in line for line in plain.shown)
