@@ -12,11 +12,11 @@ from IPython.display import display
 from .._store import tokens
 from ..config import OAuth2Config
 from ..errors import ConfigError, OAuthError, RedirectURLNeeded
+from .line_secrets import reset as _reset_line_secrets
+from .line_secrets import warn_literal_secrets
 from .magic_details import failed_traces as _failed_traces
 from .magic_details import show_details as _show_details
 from .magic_details import show_trace as _show_trace
-from .line_secrets import reset as _reset_line_secrets
-from .line_secrets import warn_literal_secrets
 from .magic_options import config_changes
 from .ui import valid_var
 
