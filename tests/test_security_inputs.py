@@ -168,3 +168,17 @@ def test_filled_values_and_header_parameters_never_show_in_trace_logs_or_errors(
     printed = str(caught.value) + json.dumps(caught.value.trace.to_dict() if caught.value.trace else {})
     for secret in ("hdr-secret-8c1f44", "url-secret-51ab90", "literal-header-secret"):
         assert secret not in printed
+
+
+@pytest.mark.parametrize("where", ["GET https://api.example/?q={{_i1}}", "GET https://api.example/\nX-Leak: {{Out}}",
+                                   "POST https://api.example/\n\n{\"cell\": \"{{_ii}}\"}"])
+def test_a_request_cell_never_fills_ipython_history(where: str) -> None:
+    from nb_oauth.importers.http_file import parse
+
+    placeholders.set_namespace(lambda: {"_i1": "secret cell", "Out": {1: "output"}, "_ii": "secret cell"})
+    try:
+        with pytest.raises(nb_oauth.OAuthError, match="history") as caught:
+            parse(where)
+        assert "secret cell" not in str(caught.value)
+    finally:
+        placeholders.set_namespace(None)
