@@ -335,52 +335,20 @@ def test_a_login_with_a_fixed_state_warns_once_without_the_value(demo, robot) ->
 
 @pytest.mark.parametrize("idle_bytes", [b"", b"GET /callback?state="], ids=["silent", "half a request line"])
 def test_the_real_redirect_gets_through_64_idle_connections(idle_bytes, demo, robot) -> None:
-    import socket
-    import threading
-
     from nb_oauth.demo import PUBLIC_CLIENT_ID
     from nb_oauth.demo.robot import run as robot_run
     from nb_oauth.redirect._http import MAX_CONCURRENT
+
+    from .support.pressure import idle_connections
 
     cfg = OAuth2Config(token_name="pressed", grant_type="authorization_code_with_pkce", issuer=demo.url,
                        client_id=PUBLIC_CLIENT_ID, scope="profile", callback_timeout=60)
     flow = nb_oauth.start_flow(cfg, open_browser=False)
     assert flow.redirect is not None and flow.redirect.listener is not None
     port = flow.redirect.listener.port
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def keep_holding() -> None:  # the attacker re-opens whatever the listener closes
-        while not stop.is_set():
-            while len(held) < MAX_CONCURRENT and not stop.is_set():
-                s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                if idle_bytes:
-                    s.sendall(idle_bytes)
-                held.append(s)
-            for s in list(held):
-                s.setblocking(False)
-                try:
-                    if s.recv(1) == b"":
-                        held.remove(s)
-                        s.close()
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    held.remove(s)
-                    s.close()
-            stop.wait(0.05)
-
-    attacker = threading.Thread(target=keep_holding, daemon=True)
-    attacker.start()
-    try:
-        while len(held) < MAX_CONCURRENT:
-            stop.wait(0.05)
+    with idle_connections(port, MAX_CONCURRENT, idle_bytes) as held:
+        assert len(held) == MAX_CONCURRENT
         result = robot_run(flow.authorization_url)
         assert result.ok, result.message
         token = flow.wait()
-    finally:
-        stop.set()
-        attacker.join(10)
-        for s in held:
-            s.close()
     assert token.access_token and nb_oauth.tokens["pressed"] is token
