@@ -352,3 +352,30 @@ def test_the_real_redirect_gets_through_64_idle_connections(idle_bytes, demo, ro
         assert result.ok, result.message
         token = flow.wait()
     assert token.access_token and nb_oauth.tokens["pressed"] is token
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_a_callback_through_jupyter_server_proxy_listens_on_both_loopbacks(monkeypatch) -> None:
+    """jupyter-server-proxy connects to ``localhost:<port>``, which may be ``::1``: no other program may sit there."""
+    import socket
+
+    from nb_oauth.redirect.callback import detect_environment, plan_callback
+    from nb_oauth.redirect.listener import CallbackListener
+
+    from .conftest import free_port
+
+    monkeypatch.setenv("NB_OAUTH_REMOTE", "1")
+    monkeypatch.setenv("NB_OAUTH_PUBLIC_URL", "https://hub.example/user/a/")
+    for callback_url in (None, f"https://hub.example/user/a/proxy/{free_port()}/callback"):
+        plan = plan_callback(callback_url, detect_environment())
+        assert plan.bind_host is not None
+        with CallbackListener("s" * 32, host=plan.bind_host, port=plan.bind_port, path=plan.path) as listener:
+            assert sorted(s.server_address[0] for s in listener._servers) == ["127.0.0.1", "::1"]
+            assert _status_via("::1", listener.port) == 400 and _status_via("127.0.0.1", listener.port) == 400
+    port = free_port()
+    with socket.socket(socket.AF_INET6) as rogue:
+        rogue.bind(("::1", port))
+        rogue.listen(1)
+        plan = plan_callback(f"https://hub.example/user/a/proxy/{port}/callback", detect_environment())
+        with pytest.raises(nb_oauth.ListenerError, match=r"::1"):
+            CallbackListener("s" * 32, host=plan.bind_host or "", port=plan.bind_port, path=plan.path).start()

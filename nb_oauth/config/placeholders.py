@@ -83,6 +83,14 @@ def remember_secret(value: str) -> None:
         _filled_version += 1
 
 
+def forget_filled() -> None:
+    """Forget every remembered filled value (a fresh start: tests, or a user who rotated the secrets)."""
+    global _filled_version
+    with _filled_lock:
+        _filled.clear()
+        _filled_version += 1
+
+
 def filled_values() -> list[str]:
     """The values placeholders were filled with (newest last)."""
     with _filled_lock:
