@@ -243,7 +243,7 @@ class TokenStore:
             raise RefreshError(f"Token {name!r} has no refresh token, so it cannot be renewed without a new login.",
                                fix=f"Log in again: %oauth_token {name} (or get_new_access_token); the old token "
                                    "stays visible until then.")
-        return verify_id_token(cfg, new, trace=trace)
+        return verify_id_token(cfg, new, trace=trace, previous=current)
 
     # -- revoking and forgetting ---------------------------------------------------------------------
 

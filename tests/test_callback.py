@@ -91,10 +91,10 @@ def test_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     ("url", "host", "port", "path", "paste"),
     [
         ("http://127.0.0.1:8765/cb", "127.0.0.1", 8765, "/cb", False),
-        ("http://localhost:8765/oauth/callback", "127.0.0.1", 8765, "/oauth/callback", False),
+        ("http://localhost:8765/oauth/callback", "localhost", 8765, "/oauth/callback", False),
         ("http://[::1]:8765/cb", "::1", 8765, "/cb", False),
-        ("https://hub.example/user/a/proxy/8765/callback", "127.0.0.1", 8765, "/callback", False),
-        ("https://hub.example/user/a/proxy/absolute/8765/user/a/cb", "127.0.0.1", 8765,
+        ("https://hub.example/user/a/proxy/8765/callback", "localhost", 8765, "/callback", False),
+        ("https://hub.example/user/a/proxy/absolute/8765/user/a/cb", "localhost", 8765,
          "/user/a/proxy/absolute/8765/user/a/cb", False),
         ("https://app.example/callback", None, 0, "/callback", True),
         ("https://oauth.pstmn.io/v1/browser-callback", None, 0, "/callback", True),

@@ -77,6 +77,30 @@ def implicit_response_type(cfg: OAuth2Config) -> str:
     return "token"
 
 
+def fixed_value_notice(names: list[str]) -> str:
+    """What a login with a configured ``state`` / ``code_verifier`` says (once per login; never the values)."""
+    parts = []
+    if "state" in names:
+        parts.append("a fixed state weakens CSRF protection (anyone who knows it can slip their own login into "
+                     "yours)")
+    if "code_verifier" in names:
+        parts.append("a fixed code_verifier defeats PKCE (a stolen code can be redeemed with it)")
+    return ("Warning: this login reuses the configured " + " and ".join(names) + ": " + "; ".join(parts)
+            + ". Leave them empty to get fresh random values on every login.")
+
+
+def _iss_promised(cfg: OAuth2Config) -> bool:
+    """Whether the issuer's metadata says every authorization response carries ``iss`` (RFC 9207 §3)."""
+    from ..errors import OAuthError
+    from ..oidc.discovery import metadata
+
+    try:
+        doc = metadata(cfg.issuer or "", allow_http=cfg.allow_insecure_http)
+    except OAuthError:
+        return False  # no document: the login already worked without one
+    return doc.get("authorization_response_iss_parameter_supported") is True
+
+
 class RedirectFlow:
     """One authorization-code or implicit login: :meth:`start` gives the URL, :meth:`wait` the token."""
 
@@ -146,6 +170,8 @@ class RedirectFlow:
                               params=parse_qsl(urlsplit(url).query, keep_blank_values=True), note=note)
             self.trace.record("User logs in and consents at the provider", "browser", "server", kind="note",
                               note="The login happens at the provider; the notebook never sees the password.")
+        if fixed := [name for name, value in (("state", cfg.state), ("code_verifier", cfg.code_verifier)) if value]:
+            presenter().notice(fixed_value_notice(fixed))
         if ignored_headers := [k for k, _, how in cfg.auth_request_params if how == "header"]:
             presenter().notice("Custom auth-request headers cannot be sent by a browser and were left out: "
                                + ", ".join(ignored_headers))
@@ -211,7 +237,14 @@ class RedirectFlow:
 
     def _check_issuer(self, iss: str | None) -> None:
         """RFC 9207: an ``iss`` in the authorization response must be the issuer we talk to."""
-        if iss is None or not self.cfg.issuer:
+        if not self.cfg.issuer:
+            return
+        if iss is None:
+            if _iss_promised(self.cfg):
+                raise StateMismatchError(
+                    "The authorization response carries no iss, although the provider's discovery document "
+                    "promises one (authorization_response_iss_parameter_supported; RFC 9207 mix-up check).",
+                    fix="Start the login again; if it keeps happening, another server may be answering for it.")
             return
         if iss.rstrip("/") != self.cfg.issuer.rstrip("/"):
             raise StateMismatchError(

@@ -277,4 +277,4 @@ def token_secrets(name: str) -> list[str]:
             found += [v for v in (getattr(resolved, f) for f in SECRET_FIELDS) if v]
         except OAuthError:
             pass
-    return found
+    return found + placeholders.filled_values()  # every value filled from a {{placeholder}} is a secret

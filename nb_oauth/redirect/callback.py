@@ -121,8 +121,8 @@ def plan_callback(callback_url: str | None, env: Environment | None = None) -> C
     if not callback_url:
         if not env.remote:
             return CallbackPlan("http://127.0.0.1:{port}/callback", "127.0.0.1")
-        if env.public_base_url:
-            return CallbackPlan(env.public_base_url + "proxy/{port}/callback", "127.0.0.1")
+        if env.public_base_url:  # jupyter-server-proxy connects to "localhost": listen on both loopbacks
+            return CallbackPlan(env.public_base_url + "proxy/{port}/callback", "localhost")
         # No way back into this kernel: the browser lands on an unreachable loopback page whose
         # address (with the code) the user pastes back.
         return CallbackPlan("http://127.0.0.1:{port}/callback", "127.0.0.1", paste=True)
@@ -132,11 +132,10 @@ def plan_callback(callback_url: str | None, env: Environment | None = None) -> C
         port = int(proxied["port"])
         rest = proxied["rest"] or "/"
         path = parts.path if proxied["absolute"] else rest
-        return CallbackPlan(callback_url, "127.0.0.1", port, path)
+        return CallbackPlan(callback_url, "localhost", port, path)  # the proxy connects to localhost
     if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        host = parts.hostname or "127.0.0.1"
-        bind = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") else host
-        return CallbackPlan(callback_url, bind, parts.port or 80, parts.path or "/")
+        host = parts.hostname or "127.0.0.1"  # localhost: the listener binds 127.0.0.1 and ::1 both
+        return CallbackPlan(callback_url, host, parts.port or 80, parts.path or "/")
     return CallbackPlan(callback_url, None, paste=True)
 
 
