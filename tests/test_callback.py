@@ -122,3 +122,54 @@ def test_no_text_browser_is_started_on_a_machine_without_a_display(monkeypatch: 
     assert browser._open("http://127.0.0.1/x") is False and opened == []
     monkeypatch.setenv("DISPLAY", ":0")
     assert browser._open("http://127.0.0.1/x") is True and opened == ["http://127.0.0.1/x"]
+
+
+@pytest.mark.parametrize(
+    ("url", "abort"),
+    [
+        ("http://127.0.0.1:8765/cb", "http://127.0.0.1:8765/cb/abort?state=s%2F1"),
+        ("http://localhost:8765/oauth/callback/", "http://localhost:8765/oauth/callback/abort?state=s%2F1"),
+        ("https://hub.example/user/a/proxy/8765/callback", "https://hub.example/user/a/proxy/8765/callback/abort?state=s%2F1"),
+        ("https://hub.example/user/a/proxy/absolute/8765/user/a/cb",
+         "https://hub.example/user/a/proxy/absolute/8765/user/a/cb/abort?state=s%2F1"),
+        ("https://app.example/callback", None),  # paste mode: nothing reaches the kernel, no link
+    ],
+)
+def test_the_cancel_link_goes_the_way_the_redirect_goes(url: str, abort: str | None) -> None:
+    assert plan_callback(url, Environment("local", False)).abort_url(None, "s/1") == abort
+
+
+def test_on_a_hub_the_cancel_link_goes_through_the_proxy_and_cancels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The presenter is given the proxied cancel link; what the proxy delivers to the listener ends the login."""
+    import threading
+    from urllib.parse import urlsplit
+
+    import requests
+
+    import nb_oauth
+    from nb_oauth._presenter import ConsolePresenter, use_presenter
+
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example/")
+    shown: list[str | None] = []
+
+    class Recorder(ConsolePresenter):
+        def authorization_url(self, url: str, *, deadline: float, opened: bool, cancel_url: str | None) -> None:
+            shown.append(cancel_url)
+
+    cfg = nb_oauth.OAuth2Config(token_name="hub-cancel", grant_type="authorization_code_with_pkce",
+                                auth_url="https://idp.example/authorize", access_token_url="https://idp.example/token",
+                                client_id="c")
+    with use_presenter(Recorder()):
+        flow = nb_oauth.start_flow(cfg, open_browser=False)
+    assert flow.redirect is not None and flow.redirect.listener is not None
+    port = flow.redirect.listener.port
+    [cancel] = shown
+    assert cancel is not None and cancel.startswith(f"https://hub.example/user/alice/proxy/{port}/callback/abort?state=")
+    assert "127.0.0.1" not in cancel
+    # jupyter-server-proxy strips <base_url>proxy/<port> and passes the rest to the kernel's loopback port
+    parts = urlsplit(cancel)
+    delivered = f"http://127.0.0.1:{port}{parts.path.split(f'/proxy/{port}', 1)[1]}?{parts.query}"
+    threading.Timer(0.2, lambda: requests.get(delivered, headers={"Host": "hub.example"}, timeout=5)).start()
+    with pytest.raises(nb_oauth.FlowCancelledError, match="cancelled from the browser"):
+        flow.wait()

@@ -153,7 +153,8 @@ class RedirectFlow:
             open_in_browser(url)
         if not self.plan.paste:  # in paste mode the link is shown with the request to paste the result
             presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
-                                          cancel_url=self.listener.abort_url if self.listener else None)
+                                          cancel_url=self.plan.abort_url(self.listener.port if self.listener else None,
+                                                                         self.state))
         return str(url)
 
     # -- step 2: the redirect ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..config import is_loopback_host
 
@@ -114,6 +114,19 @@ class CallbackPlan:
 
     def redirect_uri(self, port: int | None) -> str:
         return self.redirect_uri_template.replace("{port}", str(port)) if port is not None else self.redirect_uri_template
+
+    def abort_url(self, port: int | None, state: str) -> str | None:
+        """The "cancel this login" link, routed the way the redirect is (``…/callback/abort?state=…``).
+
+        Through jupyter-server-proxy it goes through the proxy like the redirect; on a laptop it is the
+        loopback listener. In paste mode no request can reach the kernel, so there is no such link
+        (None): the form's Cancel button or an interrupt cancels instead.
+        """
+        if self.paste or self.bind_host is None:
+            return None
+        parts = urlsplit(self.redirect_uri(port))
+        path = (parts.path.rstrip("/") or "") + "/abort"
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode({"state": state}), ""))
 
 
 def plan_callback(callback_url: str | None, env: Environment | None = None) -> CallbackPlan:
