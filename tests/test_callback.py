@@ -173,3 +173,20 @@ def test_on_a_hub_the_cancel_link_goes_through_the_proxy_and_cancels(monkeypatch
     threading.Timer(0.2, lambda: requests.get(delivered, headers={"Host": "hub.example"}, timeout=5)).start()
     with pytest.raises(nb_oauth.FlowCancelledError, match="cancelled from the browser"):
         flow.wait()
+
+
+def test_why_no_redirect_reaches_a_hub_kernel_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "")  # zero-to-jupyterhub's and mybinder.org's default
+    env = detect_environment()
+    assert plan_callback(None, env).paste
+    reason = callback.no_route_reason(env) or ""
+    assert "JUPYTERHUB_PUBLIC_URL is empty" in reason and "NB_OAUTH_PUBLIC_URL" in reason and "device" in reason
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example/")
+    assert callback.no_route_reason(detect_environment()) is None  # routed through the proxy: nothing to explain
+    monkeypatch.setattr(callback, "_server_proxy_installed", lambda: False)
+    env = detect_environment()
+    assert plan_callback(None, env).paste
+    reason = callback.no_route_reason(env) or ""
+    assert "jupyter-server-proxy is not installed" in reason and "pip install jupyter-server-proxy" in reason
+    assert callback.no_route_reason(Environment("local", False)) is None

@@ -127,3 +127,22 @@ def _action(page: str) -> str:
 
 def _form_fields(page: str) -> dict[str, Any]:
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+
+
+def test_a_proxy_that_keeps_the_prefix_reaches_the_pages_too() -> None:
+    """configurable-http-proxy passes a JupyterHub service's whole path (``/services/demo/authorize``)."""
+    front = f"https://{HUB}/services/demo"
+    with DemoServer(port=0, front_channel_url=front) as server:
+        s = requests.Session()
+        r = s.get(server.url + "/services/demo" + authorize_query(), headers={"Host": HUB}, timeout=10)
+        assert r.status_code == 200 and 'name="username"' in r.text, r.text[:400]
+        r = s.get(server.url + "/services/demo/device?user_code=BCDF-GHJK", headers={"Host": HUB}, timeout=10)
+        assert r.status_code == 200 and "BCDF-GHJK" in r.text
+        # only the pages live under the prefix; the kernel's endpoints stay where the issuer says
+        assert requests.get(server.url + "/services/demo/token", timeout=10).status_code == 404
+        assert metadata_of(server)["authorization_endpoint"] == front + "/authorize"
+        assert metadata_of(server)["token_endpoint"] == server.url + "/token"
+
+
+def metadata_of(server: DemoServer) -> dict[str, Any]:
+    return requests.get(server.url + "/.well-known/openid-configuration", timeout=10).json()

@@ -9,7 +9,9 @@ Only the front-channel pages (sign-in and consent at the authorization endpoint,
 verification, sign-out) are told where the browser really is:
 
 * when the server has a front-channel URL (given, or worked out with ``"auto"``), its scheme, host
-  and path prefix, whatever ``Host`` the request carries (a hub may have several names);
+  and path prefix, whatever ``Host`` the request carries (a hub may have several names). A proxy
+  may strip that prefix (jupyter-server-proxy's ``proxy/<port>``) or keep it (a route of
+  configurable-http-proxy, e.g. the demo run as a JupyterHub service under ``/services/demo``);
 * otherwise, for a request whose peer is on loopback (the proxy runs on this machine), the
   proxy's ``X-Forwarded-Proto`` / ``-Host`` / ``-Port`` / ``-Prefix`` headers, through Werkzeug's
   ``ProxyFix``. A peer elsewhere cannot make itself look like https.
@@ -47,9 +49,15 @@ class FrontDoor:
         self._proxy_fix = ProxyFix(app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") not in FRONT_CHANNEL_PATHS:
+        path = environ.get("PATH_INFO") or "/"
+        front = self.front_channel() if path in FRONT_CHANNEL_PATHS or path.count("/") > 1 else None
+        if front:
+            # a proxy that keeps the path (a JupyterHub service's route) sends /<prefix>/authorize
+            prefix = urlsplit(front).path.rstrip("/")
+            if prefix and path.startswith(prefix + "/") and path[len(prefix):] in FRONT_CHANNEL_PATHS:
+                path = environ["PATH_INFO"] = path[len(prefix):]
+        if path not in FRONT_CHANNEL_PATHS:
             return self.app(environ, start_response)
-        front = self.front_channel()
         if front:
             _as_reached_at(environ, front)
             return self.app(environ, start_response)

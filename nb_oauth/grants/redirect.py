@@ -34,6 +34,7 @@ from ..redirect.callback import (
     Environment,
     default_authorize_using_browser,
     detect_environment,
+    no_route_reason,
     plan_callback,
 )
 from ..redirect.listener import CallbackListener, CallbackResult, callback_timeout
@@ -151,6 +152,8 @@ class RedirectFlow:
                                + ", ".join(ignored_headers))
         if self.open_browser:
             open_in_browser(url)
+        if self.plan.paste and not self.cfg.callback_url and (reason := no_route_reason(self.env)):
+            presenter().notice(reason)
         if not self.plan.paste:  # in paste mode the link is shown with the request to paste the result
             presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
                                           cancel_url=self.plan.abort_url(self.listener.port if self.listener else None,

@@ -153,6 +153,24 @@ def plan_callback(callback_url: str | None, env: Environment | None = None) -> C
     return CallbackPlan(callback_url, None, paste=True)
 
 
+def no_route_reason(env: Environment) -> str | None:
+    """Why a redirect cannot reach this remote kernel, and the fix; None where one can (or on a laptop)."""
+    if not env.remote or env.public_base_url or env.kind == "colab":
+        return None
+    device = "until then, paste the address the browser lands on, or use the device flow (grant_type device_code)."
+    if not _server_proxy_installed():
+        return ("jupyter-server-proxy is not installed in this Jupyter server, so no redirect can reach this kernel. "
+                "Fix: install it in the user image (pip install jupyter-server-proxy) and restart the server; " + device)
+    if env.kind in ("jupyterhub", "binder") and not os.environ.get("JUPYTERHUB_PUBLIC_URL"):
+        return ("This Jupyter server's public address is unknown (JUPYTERHUB_PUBLIC_URL is empty, the default on "
+                "zero-to-jupyterhub and mybinder.org), so the redirect cannot be routed through "
+                "<base_url>proxy/<port>/callback. Fix: set NB_OAUTH_PUBLIC_URL to this server's address as the "
+                "browser shows it (e.g. https://hub.example/user/<you>/), have the hub admin set "
+                "c.JupyterHub.public_url, or show nb_oauth.form() once (its page reports the address); " + device)
+    return ("This Jupyter server's public address is unknown, so no redirect can reach this kernel. Fix: set "
+            "NB_OAUTH_PUBLIC_URL to this server's address as the browser shows it; " + device)
+
+
 def default_authorize_using_browser(env: Environment | None = None) -> bool:
     """Open a browser only where the kernel and the browser share the machine."""
     return not (env or detect_environment()).remote
