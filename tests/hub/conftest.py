@@ -24,6 +24,8 @@ from ..e2e.ui import E2E_ARTIFACTS, MEDIUM, Steps
 from .hub import HOST, PASSWORD, Hub
 
 HUB_ARTIFACTS = E2E_ARTIFACTS.parent / "hub"
+#: The user servers the tests use: alice's default and named one, bob's, carol's (see ``hub.USERS``).
+SERVERS = (("alice", ""), ("alice", "second"), ("bob", ""), ("carol", ""))
 VIEWPORT = {"width": 1280, "height": 1100}
 
 
@@ -50,7 +52,9 @@ def hub(hub_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             proxy_api_port=free_port(), demo_port=free_port())
     try:
         h.start()
+        h.start_servers(*SERVERS)
     except RuntimeError as exc:
+        h.stop()
         pytest.fail(f"The JupyterHub for the hub tests could not start: {exc}", pytrace=False)
     try:
         yield h

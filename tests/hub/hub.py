@@ -199,23 +199,26 @@ class Hub:
         url = f"http://127.0.0.1:{self.hub_port}/hub/api/{path}"
         return requests.request(method, url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
-    def start_server(self, user: str, server: str = "", timeout: float = 180.0) -> str:
-        """Create ``user`` if needed, start their (named) server and wait until it is ready; its URL."""
-        if self.api("GET", f"users/{user}").status_code == 404:
-            self.api("POST", f"users/{user}").raise_for_status()
-        r = self.api("POST", f"users/{user}/servers/{server}")
-        if r.status_code not in (201, 202, 400):  # 400: already running
-            raise RuntimeError(f"Could not start {user}'s server {server!r}: {r.status_code} {r.text}")
+    def start_servers(self, *servers: tuple[str, str], timeout: float = 240.0) -> None:
+        """Create the users, start their (named) servers all at once and wait until every one is ready."""
+        for user, server in servers:
+            if self.api("GET", f"users/{user}").status_code == 404:
+                self.api("POST", f"users/{user}").raise_for_status()
+            r = self.api("POST", f"users/{user}/servers/{server}")
+            if r.status_code not in (201, 202, 400):  # 400: already running
+                raise RuntimeError(f"Could not start {user}'s server {server!r}: {r.status_code} {r.text}")
+        waiting = set(servers)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            servers = self.api("GET", f"users/{user}").json().get("servers", {})
-            state = servers.get(server) or {}
-            if state.get("ready"):
-                return self.server_url(user, server)
-            if not state.get("pending") and not state:
-                raise RuntimeError(f"{user}'s server {server!r} stopped while starting:\n{self.log_tail()}")
+        while waiting and time.monotonic() < deadline:
+            for user, server in sorted(waiting):
+                state = self.api("GET", f"users/{user}").json().get("servers", {}).get(server) or {}
+                if state.get("ready"):
+                    waiting.discard((user, server))
+                elif not state:
+                    raise RuntimeError(f"{user}'s server {server!r} stopped while starting:\n{self.log_tail()}")
             time.sleep(0.5)
-        raise RuntimeError(f"{user}'s server {server!r} was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+        if waiting:
+            raise RuntimeError(f"Not ready within {timeout:.0f} s: {sorted(waiting)}\n{self.log_tail()}")
 
 
 def write_certificate(folder: Path) -> tuple[Path, Path]:
