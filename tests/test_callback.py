@@ -190,3 +190,31 @@ def test_why_no_redirect_reaches_a_hub_kernel_names_the_fix(monkeypatch: pytest.
     reason = callback.no_route_reason(env) or ""
     assert "jupyter-server-proxy is not installed" in reason and "pip install jupyter-server-proxy" in reason
     assert callback.no_route_reason(Environment("local", False)) is None
+
+
+def test_a_login_page_on_loopback_for_a_remote_kernel_says_the_browser_cannot_open_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import nb_oauth
+    from nb_oauth._presenter import ConsolePresenter, use_presenter
+
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example/")
+    notices: list[str] = []
+
+    class Recorder(ConsolePresenter):
+        def notice(self, message: str) -> None:
+            notices.append(message)
+
+    for auth_url, warned in (("http://127.0.0.1:8750/authorize", True), ("https://idp.example/authorize", False)):
+        cfg = nb_oauth.OAuth2Config(token_name="loop", grant_type="authorization_code_with_pkce", auth_url=auth_url,
+                                    access_token_url="https://idp.example/token", client_id="c")
+        notices.clear()
+        with use_presenter(Recorder()):
+            flow = nb_oauth.start_flow(cfg, open_browser=False)
+        flow.cancel()
+        assert flow.redirect is not None
+        flow.redirect.close()
+        found = [n for n in notices if "loopback address" in n]
+        assert bool(found) is warned, notices
+        if warned:
+            assert "front_channel_url='auto'" in found[0] and "NB_OAUTH_PUBLIC_URL" in found[0]

@@ -61,6 +61,7 @@ def call_everything(round_):
     flow = nb_oauth.start_flow(pkce, open_browser=False)
     assert flow.authorization_url.startswith(DEMO + "/authorize?")
     flow.cancel()
+    flow.redirect.close()
     shell = get_ipython()
     nb_oauth.unload_ipython_extension(shell)
     nb_oauth.load_ipython_extension(shell)

@@ -171,6 +171,16 @@ def no_route_reason(env: Environment) -> str | None:
             "NB_OAUTH_PUBLIC_URL to this server's address as the browser shows it; " + device)
 
 
+def loopback_page_advice(authorization_url: str) -> str:
+    """A remote kernel was given a login page on its own loopback address: a browser elsewhere cannot open it."""
+    parts = urlsplit(authorization_url)
+    return (f"The login page {parts.scheme}://{parts.netloc}{parts.path} is on this kernel's loopback address, which "
+            "a browser on another machine cannot open. Fix: use the provider's public address; for the embedded "
+            "demo server, serve its pages through jupyter-server-proxy with DemoServer(front_channel_url='auto') "
+            "(it needs this server's public address: JUPYTERHUB_PUBLIC_URL or NB_OAUTH_PUBLIC_URL) or "
+            "front_channel_url='https://<hub>/user/<you>/proxy/<port>'.")
+
+
 def default_authorize_using_browser(env: Environment | None = None) -> bool:
     """Open a browser only where the kernel and the browser share the machine."""
     return not (env or detect_environment()).remote
