@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from ..conftest import free_port
 from ..e2e.ui import (
     LONG,
     MEDIUM,
@@ -117,6 +119,27 @@ def test_the_cancel_link_cancels_through_the_proxy(hub: Hub, page: Any, steps: S
     steps.shot(page, "cell-says-cancelled", show=nb.output(1))
 
 
+def test_a_fixed_callback_port_through_the_proxy(hub: Hub, page: Any, steps: Steps) -> None:
+    """The README's step 2: the URI to register is the hub's, with a fixed port the listener binds."""
+    port = free_port()
+    registered = f"{hub.url}/user/alice/proxy/{port}/callback"
+    magic = (MAGIC.format(name="fixedport", issuer="DEMO")
+             + f" --callback-url {hub.url}/user/{{{{JUPYTERHUB_USER}}}}/proxy/{port}/callback")
+    nb = open_on_hub(page, hub, "alice", "", "fixed-callback-port", [magic, me_request("fixedport")])
+    nb.run(1, wait=False)
+    login = nb.output(1).get_by_text("Log in at the provider")
+    login.wait_for(timeout=MEDIUM)
+    tab = open_login_tab(page, login)
+    assert dict(parse_qsl(urlsplit(tab.url).query))["redirect_uri"] == registered
+    sign_in(tab, steps)
+    tab.get_by_text("You may close this tab").wait_for(timeout=MEDIUM)
+    assert tab.url.startswith(registered + "?")
+    nb.wait_done(1)
+    nb.output(1).locator(".nb-oauth-ok").filter(has_text="Token fixedport obtained").wait_for(timeout=MEDIUM)
+    nb.run(2)
+    expect_me(nb, 2)
+
+
 def test_the_form_button_on_a_named_server(hub: Hub, page: Any, steps: Steps) -> None:
     """``/user/alice/second/``: the form's button, the hub's demo service, the redirect through that server's proxy."""
     nb = open_on_hub(page, hub, "alice", "second", "form-on-named-server", [pkce_form("named"), me_request("named")])
@@ -135,9 +158,13 @@ def test_the_form_button_on_a_named_server(hub: Hub, page: Any, steps: Steps) ->
 
 
 def test_an_empty_public_url_pastes_the_magic_and_the_form_finds_its_way(hub: Hub, page: Any, steps: Steps) -> None:
-    """bob's server knows no public URL: the magic says so and takes the pasted address; the form's page tells it."""
+    """bob's server knows no public URL: the magic says so and takes the pasted address; NB_OAUTH_PUBLIC_URL routes
+    it through the proxy; so does the form (its page reports the address), and the magic after it."""
+    public = ("import os\nos.environ['NB_OAUTH_PUBLIC_URL'] = " + repr(hub.server_url("bob")) + "\n"
+              + MAGIC.format(name="byenv", issuer="DEMO") + "\ndel os.environ['NB_OAUTH_PUBLIC_URL']")
     nb = open_on_hub(page, hub, "bob", "", "empty-public-url",
-                     [MAGIC.format(name="pasted", issuer="DEMO"), pkce_form("viaform"), me_request("viaform")])
+                     [MAGIC.format(name="pasted", issuer="DEMO"), public, pkce_form("viaform"),
+                      MAGIC.format(name="afterform", issuer="DEMO"), me_request("afterform")])
     nb.run(1, wait=False)
     out = nb.output(1)
     out.get_by_text("JUPYTERHUB_PUBLIC_URL is empty").wait_for(timeout=MEDIUM)
@@ -151,15 +178,31 @@ def test_an_empty_public_url_pastes_the_magic_and_the_form_finds_its_way(hub: Hu
     box.press("Enter")
     nb.wait_done(1)
     out.locator(".nb-oauth-ok").filter(has_text="Token pasted obtained").wait_for(timeout=MEDIUM)
+
+    magic_through_the_proxy(nb, 2, page, steps, "byenv", hub.server_url("bob"))
     # the form's front end reports the page's address: its button goes through the proxy
-    nb.run(2)
-    tab = open_login_tab(page, nb.output(2).locator("button.nb-oauth-get-token"))
+    nb.run(3)
+    tab = open_login_tab(page, nb.output(3).locator("button.nb-oauth-get-token"))
     assert "%2Fuser%2Fbob%2Fproxy%2F" in tab.url, tab.url
     sign_in(tab, steps, name="form")
     tab.get_by_text("You may close this tab").wait_for(timeout=MEDIUM)
-    steps.shot(page, "form-token", show=expect_token(nb, 2, "viaform"))
-    nb.run(3)
-    expect_me(nb, 3)
+    steps.shot(page, "form-token", show=expect_token(nb, 3, "viaform"))
+    magic_through_the_proxy(nb, 4, page, steps, "afterform", hub.server_url("bob"))
+    nb.run(5)
+    expect_me(nb, 5)
+
+
+def magic_through_the_proxy(nb: Notebook, index: int, page: Any, steps: Steps, name: str, server: str) -> None:
+    """Run a ``%oauth_token`` cell whose redirect goes through ``server``'s proxy, and log in."""
+    nb.run(index, wait=False)
+    login = nb.output(index).get_by_text("Log in at the provider")
+    login.wait_for(timeout=MEDIUM)
+    tab = open_login_tab(page, login)
+    assert dict(parse_qsl(urlsplit(tab.url).query))["redirect_uri"].startswith(server + "proxy/"), tab.url
+    sign_in(tab, steps, name=name)
+    tab.get_by_text("You may close this tab").wait_for(timeout=MEDIUM)
+    nb.wait_done(index)
+    nb.output(index).locator(".nb-oauth-ok").filter(has_text=f"Token {name} obtained").wait_for(timeout=MEDIUM)
 
 
 def test_without_the_server_proxy_device_flow_paste_box_and_paste_option(hub: Hub, page: Any, steps: Steps) -> None:
