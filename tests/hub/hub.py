@@ -80,6 +80,10 @@ def _public_url(spawner):
 def _host(spawner):
     return "" if spawner.user.name == "bob" else spawner.hub.public_host
 
+def _workspaces(spawner):
+    # alice's two servers share her home: each keeps its own JupyterLab workspaces
+    return "{root}/workspaces/" + spawner.user.name + "-" + (spawner.name or "default")
+
 def _pythonpath(spawner):
     return {without_proxy!r} if spawner.user.name == "carol" else ""
 
@@ -87,6 +91,7 @@ c.Spawner.environment = {{
     "JUPYTERHUB_PUBLIC_URL": _public_url,
     "JUPYTERHUB_HOST": _host,
     "PYTHONPATH": _pythonpath,
+    "JUPYTERLAB_WORKSPACES_DIR": _workspaces,
     "BROWSER": "true %s",
     "NB_OAUTH_CALLBACK_TIMEOUT": "120",
     "NB_OAUTH_DEMO_URL": "http://127.0.0.1:{demo_port}",

@@ -52,6 +52,9 @@ def open_on_hub(page: Any, hub: Hub, user: str, server: str, name: str, cells: l
     hub_login(page, hub, user)
     path = write_notebook(hub.home(user), name, name.replace("-", " "), cells)
     nb = Notebook(page).open(f"{hub.server_url(user, server)}lab/tree/{path}?reset")
+    if page.get_by_text("No Kernel").count():  # JupyterLab lost the session while opening: a person reloads
+        page.reload(wait_until="domcontentloaded")
+        nb = Notebook(page).open(page.url)
     nb.run_setup()
     return nb
 
