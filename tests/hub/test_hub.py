@@ -37,7 +37,8 @@ from ..e2e.ui import (
 from .conftest import hub_login
 from .hub import Hub
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# the first test also waits for the hub and its four servers to start
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
 MAGIC = ('%oauth_token {name} --grant-type authorization_code_with_pkce --issuer {{{{{issuer}}}}} '
          '--client-id demo-public --scope "openid profile items:read"')
@@ -171,9 +172,11 @@ def test_an_empty_public_url_pastes_the_magic_and_the_form_finds_its_way(hub: Hu
     nb.run(1, wait=False)
     out = nb.output(1)
     out.get_by_text("JUPYTERHUB_PUBLIC_URL is empty").wait_for(timeout=MEDIUM)
-    assert "NB_OAUTH_PUBLIC_URL" in out.inner_text()
     box = out.locator("input.jp-Stdin-input")
     box.wait_for(timeout=MEDIUM)
+    shown = out.inner_text()
+    assert "NB_OAUTH_PUBLIC_URL" in shown and "interrupt the kernel" in shown, shown  # the fix, and how to cancel
+    assert "cancel this login" not in shown  # no link the browser could not reach
     steps.shot(page, "paste-prompt", show=box)
     tab = open_login_tab(page, out.get_by_text("Log in at the provider"))
     landed = sign_in_and_land_outside(tab, steps, "login")  # the loopback redirect cannot load in this browser
@@ -218,6 +221,9 @@ def test_without_the_server_proxy_device_flow_paste_box_and_paste_option(hub: Hu
     nb.run(1, wait=False)
     code = nb.output(1).locator(".nb-oauth-user-code")
     code.wait_for(timeout=MEDIUM)
+    out = nb.output(1)
+    out.get_by_text("interrupt the kernel").wait_for(timeout=MEDIUM)  # the way to cancel: no route to the kernel
+    assert "cancel this login" not in out.inner_text()
     verify = [href for href in links(nb, 1).values() if "/device" in href]
     assert verify and all(h.startswith(f"{hub.url}/services/demo/device") for h in verify), verify
     tab = page.context.new_page()
