@@ -21,7 +21,7 @@ from .._presenter import presenter
 from .._token import TokenSet
 from .._trace import Trace
 from .._transport import _check_fields, narrowed_scope_notice
-from ..config import OAuth2Config
+from ..config import OAuth2Config, is_loopback_host
 from ..errors import (
     AuthorizationDeniedError,
     InvalidTokenResponseError,
@@ -34,6 +34,8 @@ from ..redirect.callback import (
     Environment,
     default_authorize_using_browser,
     detect_environment,
+    loopback_page_advice,
+    no_route_reason,
     plan_callback,
 )
 from ..redirect.listener import CallbackListener, CallbackResult, callback_timeout
@@ -177,9 +179,14 @@ class RedirectFlow:
                                + ", ".join(ignored_headers))
         if self.open_browser:
             open_in_browser(url)
+        if self.plan.paste and not self.cfg.callback_url and (reason := no_route_reason(self.env)):
+            presenter().notice(reason)
+        if self.env.remote and is_loopback_host(urlsplit(url).hostname):
+            presenter().notice(loopback_page_advice(url))
         if not self.plan.paste:  # in paste mode the link is shown with the request to paste the result
             presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
-                                          cancel_url=self.listener.abort_url if self.listener else None)
+                                          cancel_url=self.plan.abort_url(self.listener.port if self.listener else None,
+                                                                         self.state))
         return str(url)
 
     # -- step 2: the redirect ------------------------------------------------------------------------
