@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_PORT ?= 8750
 LAB_PORT  ?= 8888
 
-.PHONY: test lint demo demo-venv bench bench-quick install clean
+.PHONY: test lint demo demo-venv bench bench-quick install clean hub-proxy
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,15 @@ DEMO_VENV ?= .venv-demo
 demo-venv:
 	$(MAKE) VENV=$(DEMO_VENV) $(DEMO_VENV)/.installed-notebook
 
-test: $(VENV)/.installed-test $(DOT_VENV)/.installed demo-venv
+# configurable-http-proxy for the JupyterHub tests (tests/hub), pinned by its lock file.
+HUB_PROXY := tests/servers/hub
+$(HUB_PROXY)/node_modules/.package-lock.json: $(HUB_PROXY)/package.json $(HUB_PROXY)/package-lock.json
+	cd $(HUB_PROXY) && npm ci --no-audit --no-fund
+	touch $@
+
+hub-proxy: $(HUB_PROXY)/node_modules/.package-lock.json
+
+test: $(VENV)/.installed-test $(HUB_PROXY)/node_modules/.package-lock.json $(DOT_VENV)/.installed demo-venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -54,4 +62,4 @@ bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) $(DOT_VENV) $(DEMO_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(DOT_VENV) $(DEMO_VENV) build *.egg-info .pytest_cache $(HUB_PROXY)/node_modules

@@ -20,6 +20,7 @@ from typing import Any
 import nb_oauth
 
 from . import (
+    case_dask,
     case_httpx,
     case_load,
     case_long_run,
@@ -41,6 +42,7 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "load": case_load.run,
     "redirect": case_redirect.run,
     "long_run": case_long_run.run,
+    "dask": case_dask.run,
 }
 HERE = Path(__file__).resolve().parent
 

@@ -40,7 +40,8 @@ def executed(tmp_path_factory: pytest.TempPathFactory, demo) -> Run:  # type: ig
         if name not in _runs:
             out = tmp_path_factory.mktemp(name)
             nb, secrets = run_notebook(NOTEBOOKS / f"{name}.ipynb", out, env=_env(name, demo),
-                                       secret_names=SECRET_NAMES, python=python, allow_errors=True)
+                                       secret_names=SECRET_NAMES, python=python, allow_errors=True,
+                                       timeout=300)
             _runs[name] = (nb, secrets, out / f"{name}.ipynb")
         return _runs[name]
 
@@ -89,3 +90,17 @@ def test_learn_oauth_shows_every_protection_failing_for_its_reason(executed: Run
                for line in failures)
     assert "TokenExpiredError" in text and "the API, asked directly with the expired token: 401" in text
     assert "RefreshError" in text
+
+
+def test_dask_fan_out_crosses_expiries_with_one_refresh_each(executed: Run) -> None:
+    nb, _, _ = executed("dask-fan-out")
+    text = outputs_text(nb)
+    assert "API calls: 10,000 in" in text and "failed calls: 0" in text
+    lifetimes = float(text.split("token lifetimes elapsed: ")[1].split("\\n")[0])
+    sent = int(text.split("refresh requests at the token endpoint: ")[1].split("\\n")[0])
+    by_kernel = int(text.split("refreshes done by the kernel: ")[1].split("\\n")[0])
+    # several expiries, every refresh made by the kernel (read one after the other: one may be in flight)
+    assert by_kernel >= 2 and abs(sent - by_kernel) <= 1
+    assert sent <= lifetimes / 0.8 + 1  # one per expiry: a 3 s token is due 0.6 s early, never sooner
+    assert "token name in the pickled session: True" in text and "access or refresh token in it: False" in text
+    assert "SharingError" in text and "unshared" in text

@@ -244,6 +244,7 @@ class NotebookPresenter:
     def ask_redirected_url(self, authorization_url: str) -> str | None:
         """Paste mode: no redirect can reach this kernel, so ask for the address the browser landed on."""
         self.shown_urls.append(authorization_url)
+        hint = cancel_hint(redirect=False, kernel=False if self.terminal else None)  # no listener in paste mode
         inner = ("<div>No redirect can reach this kernel. Open the link, log in, and when the browser shows an "
                  "error page or an address it cannot load, copy that <b>whole address</b> and paste it into the "
                  "box below.</div>"
@@ -251,9 +252,10 @@ class NotebookPresenter:
                  f"<b>{link_html(authorization_url, 'Log in at the provider ↗')}</b></div>"
                  f"<div style='font-size:11px;color:#666;word-break:break-all'>{html.escape(authorization_url)}</div>"
                  "<div style='font-size:11px;margin-top:.3em'>No way to paste? Use the device flow instead "
-                 "(<code>--grant-type device_code</code>), which needs no redirect.</div>")
+                 "(<code>--grant-type device_code</code>), which needs no redirect. Or press Enter with the box "
+                 f"empty and finish later with <code>--paste</code>. {html.escape(hint)}</div>")
         plain = ("No redirect can reach this kernel. Open this link, log in, then paste the full address the browser "
-                 f"lands on:\n  {authorization_url}\n(Or use --grant-type device_code.)")
+                 f"lands on:\n  {authorization_url}\n(Or use --grant-type device_code.) {hint}")
         self._stop_countdowns()  # no countdown: nothing times out while the prompt waits
         if self._link is not None:
             self._link.update(bundle("warn", inner, plain), raw=True)
@@ -314,4 +316,4 @@ def token_secrets(name: str) -> list[str]:
             found += [v for v in (getattr(resolved, f) for f in SECRET_FIELDS) if v]
         except OAuthError:
             pass
-    return found
+    return found + placeholders.filled_values()  # every value filled from a {{placeholder}} is a secret

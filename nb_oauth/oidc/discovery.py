@@ -107,16 +107,22 @@ def _complete(doc: dict[str, Any]) -> bool:
 
 
 def _same_issuer(issuer: str, doc: dict[str, Any]) -> bool:
-    declared = str(doc.get("issuer", "")).rstrip("/")
-    return not declared or declared == issuer
+    declared = doc.get("issuer")
+    return isinstance(declared, str) and declared.rstrip("/") == issuer
 
 
 def _check_issuer(issuer: str, url: str, doc: dict[str, Any]) -> None:
-    if not _same_issuer(issuer, doc):
-        declared = str(doc.get("issuer", "")).rstrip("/")
+    """A document must name its issuer (OIDC Discovery 4.3, RFC 8414 3.3), and it must be ours."""
+    declared = doc.get("issuer")
+    if not isinstance(declared, str) or not declared.strip():
         raise DiscoveryError(
-            f"The discovery document at {url!r} declares issuer {declared!r}, not {issuer!r}; they must be the same.",
-            fix="Use exactly the issuer the provider declares.")
+            f"The discovery document at {url!r} declares no issuer, so it cannot be told apart from another "
+            "provider's (OIDC Discovery 4.3, RFC 8414 3.3); it was not used.",
+            fix="Check the issuer URL; a provider's document always names its issuer.")
+    if declared.rstrip("/") != issuer:
+        raise DiscoveryError(
+            f"The discovery document at {url!r} declares issuer {declared[:200]!r}, not {issuer!r}; they must be "
+            "the same.", fix="Use exactly the issuer the provider declares.")
 
 
 def apply_discovery(cfg: OAuth2Config) -> OAuth2Config:

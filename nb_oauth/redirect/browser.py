@@ -37,6 +37,10 @@ def _open(url: str) -> bool:
         return False
 
 
+def _refuse(url: str) -> bool:
+    return False
+
+
 def _has_graphical_browser() -> bool:
     """On Linux without a display, Python would fall back to a text browser (lynx, w3m) in the terminal."""
     if not sys.platform.startswith("linux"):
@@ -59,10 +63,15 @@ def open_in_browser(url: str, *, wait: float = 2.0) -> bool:
     """Open ``url`` in a new tab without blocking for long; True only when a browser was started.
 
     The opening runs in a thread (some browser commands return only when the window closes); a command
-    still running after ``wait`` seconds was started, so that counts as opened.
+    still running after ``wait`` seconds was started, so that counts as opened. Only ``http``/``https``
+    addresses are ever handed to the browser or the OS opener (the callers check them first and say why;
+    this is the last line): another scheme can start a protocol handler.
     """
+    safe = url.split(":", 1)[0].lower() in ("http", "https")
+    opener = _open if safe else _refuse
     outcome: list[bool] = []
-    thread = threading.Thread(target=lambda: outcome.append(_open(url)), name="nb_oauth-browser", daemon=True)
+    thread = threading.Thread(target=lambda: outcome.append(bool(opener(url))), name="nb_oauth-browser",
+                              daemon=True)
     thread.start()
     thread.join(wait)
     return outcome[0] if outcome else True
