@@ -293,6 +293,7 @@ def test_nothing_reaching_the_listener_hints_at_the_redirect_uri(demo, no_browse
     with pytest.raises(nb_oauth.FlowTimeoutError) as info:
         nb_oauth.get_new_access_token(code_config(demo, callback_timeout=0.5))
     assert "redirect URI" in str(info.value) and "callback_url" in str(info.value)
+    assert "never loaded" in str(info.value) and "front-channel URL" in str(info.value)  # a login page that did not answer
 
 
 def test_a_token_without_refresh_token_is_used_until_it_really_expires(short_demo, robot) -> None:

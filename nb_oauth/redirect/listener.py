@@ -310,10 +310,13 @@ class CallbackListener:
                         f"No login result reached the notebook within {shown:.3g} s."
                         + ("" if self.requests_seen else
                            f" Nothing at all arrived at {self.local_url}: if the login was finished, the provider "
-                           "probably did not accept this redirect URI (it shows its own error page then)."),
+                           "probably did not accept this redirect URI (it shows its own error page then); if the login page itself "
+                           "never loaded, its address (the auth URL, or a demo's front-channel URL) did not answer the "
+                           "browser."),
                         fix=None if self.requests_seen else
                         "Register the redirect URI at the provider, or set callback_url to a registered loopback URL "
-                        "with a fixed port; or run it again and finish the login in the browser tab."))
+                        "with a fixed port; or run it again and finish the login in the browser tab. If the page never "
+                        "loaded, open the login link yourself to see why, and check the auth URL or front-channel URL."))
                     break
         finally:
             self.close()
