@@ -23,7 +23,13 @@ $(VENV)/.installed-notebook: pyproject.toml | $(VENV)/bin/python
 
 install: $(VENV)/.installed-notebook
 
-test: $(VENV)/.installed-test
+# panva's oidc-provider (npm), the certified server of the DPoP / PAR / JAR / FAPI 2.0 tests.
+OIDC_PROVIDER := tests/servers/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

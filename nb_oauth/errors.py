@@ -51,6 +51,8 @@ SECRET_KEYS = frozenset(
         "assertion",
         "client_assertion",
         "token",
+        "subject_token",
+        "actor_token",
     }
 )
 
