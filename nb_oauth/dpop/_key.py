@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+from joserfc.jws import JWSRegistry
 
 from ..errors import ConfigError, StoreError
 
@@ -106,10 +107,17 @@ class DPoPKey:
         raise TypeError("A DPoP private key is not pickled: it stays in the process that holds the token.")
 
 
+class _ProofRegistry(JWSRegistry):
+    max_header_length = 2048  # the header carries the public JWK; an RSA one is beyond joserfc's 512-byte default
+
+
+_READER = _ProofRegistry(algorithms=DPOP_ALGS)
+
+
 def describe_proof(proof: str) -> dict[str, Any]:
     """A proof's decoded header and claims, for the trace (the header's ``jwk`` is the public key)."""
     try:
-        parts = jws.extract_compact(proof.encode())
+        parts = jws.extract_compact(proof.encode(), registry=_READER)
         claims = json.loads(parts.payload)
     except (JoseError, ValueError):
         return {}

@@ -23,9 +23,17 @@ import requests
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
+from joserfc.jws import JWSRegistry
 
 ALGS = ["ES256", "PS256", "RS256", "EdDSA"]
 IAT_WINDOW = 60
+
+
+class _Registry(JWSRegistry):
+    max_header_length = 2048  # a proof's header carries the public JWK: an RSA one is larger than joserfc's default
+
+
+REGISTRY = _Registry(algorithms=ALGS)
 
 
 @dataclass
@@ -95,11 +103,11 @@ class DPoPResourceServer:
         if not proof or "," in proof:
             return 401, {"error": "invalid_dpop_proof", "why": "no single DPoP header"}, _challenge("invalid_dpop_proof")
         try:
-            header = jws.extract_compact(proof.encode()).protected
+            header = jws.extract_compact(proof.encode(), registry=REGISTRY).protected
             if header.get("typ") != "dpop+jwt" or header.get("alg") not in ALGS or "d" in header.get("jwk", {}):
                 raise ValueError("bad header")
             key = JWKRegistry.import_key(header["jwk"])
-            claims = json.loads(jws.deserialize_compact(proof, key, algorithms=[header["alg"]]).payload)
+            claims = json.loads(jws.deserialize_compact(proof, key, algorithms=[header["alg"]], registry=REGISTRY).payload)
         except (JoseError, ValueError, KeyError, TypeError) as exc:
             return 401, {"error": "invalid_dpop_proof", "why": f"signature: {exc}"}, _challenge("invalid_dpop_proof")
         expected_htu = _htu(url)

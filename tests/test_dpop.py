@@ -1,0 +1,175 @@
+"""DPoP (RFC 9449) end to end: oidc-provider issues DPoP-bound tokens (nonces required at its token endpoint),
+a resource server verifies every proof and the cnf.jkt binding through introspection (and requires its own
+nonces); requests, httpx sync and async, refresh, sharing and the faults."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import requests
+
+import nb_oauth
+from nb_oauth.dpop import _nonce
+
+from .support.dpop_resource_server import DPoPResourceServer
+from .support.oidc_provider import dpop_rs, oidc_provider, provider_login  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_nonces():
+    _nonce.clear()
+    yield
+    _nonce.clear()
+
+
+def dpop_cc(provider, name: str = "bound", **kw) -> nb_oauth.Token:  # type: ignore[no-untyped-def]
+    cfg = nb_oauth.OAuth2Config(token_name=name, grant_type="client_credentials", issuer=provider.issuer,
+                                client_id="pkjwt", client_authentication="private_key_jwt",
+                                client_assertion_key=provider.keys.jwk_text("ec"), scope="api", dpop=True, **kw)
+    return nb_oauth.get_new_access_token(cfg)
+
+
+def test_token_is_bound_and_nonce_retried_at_the_authorization_server(oidc_provider) -> None:  # noqa: F811
+    token = dpop_cc(oidc_provider)
+    assert token.token_type == "DPoP"
+    titles = [s.title for s in token.trace.steps]
+    assert titles.count("DPoP proof for the token request (client credentials)") == 2
+    assert any(t.startswith("Server asks for a DPoP nonce") for t in titles)
+    proof = next(s for s in token.trace.steps if s.title.startswith("DPoP proof") and
+                 dict(s.params).get("nonce"))
+    shown = dict(proof.params)
+    assert shown["header.typ"] == "dpop+jwt" and shown["htm"] == "POST"
+    assert shown["htu"] == oidc_provider.issuer + "/token"
+    assert "d" not in shown["header.jwk"]  # the public key only
+    assert shown["header.jwk"]["x"]
+
+
+def test_requests_session_with_rs_nonce_and_binding(oidc_provider, dpop_rs) -> None:  # noqa: F811
+    token = dpop_cc(oidc_provider)
+    r = nb_oauth.session("bound").get(dpop_rs.url + "/whoami?x=1#frag")
+    assert r.status_code == 200, r.text
+    assert r.json()["scheme"] == "DPoP" and r.json()["jkt"] == token.token_set.dpop_key.jkt
+    assert r.request.headers["Authorization"].startswith("DPoP ")
+    assert dpop_rs.stats.nonce_challenges == 1  # the first request learnt the nonce, with one retry
+    assert nb_oauth.session("bound").post(dpop_rs.url + "/items", data="x").status_code == 200
+    assert dpop_rs.stats.nonce_challenges == 1
+
+
+def test_httpx_sync_and_async(oidc_provider, dpop_rs) -> None:  # noqa: F811
+    dpop_cc(oidc_provider)
+    with httpx.Client(auth=nb_oauth.auth("bound")) as client:
+        assert client.get(dpop_rs.url + "/whoami").json()["scheme"] == "DPoP"
+        assert client.delete(dpop_rs.url + "/items/1").status_code == 200
+
+    async def go() -> list[int]:
+        async with httpx.AsyncClient(auth=nb_oauth.auth("bound")) as client:
+            return [(await client.get(dpop_rs.url + f"/items/{i}")).status_code for i in range(3)]
+
+    assert asyncio.run(go()) == [200, 200, 200]
+
+
+def test_stolen_token_and_replayed_proof_are_refused(oidc_provider, dpop_rs) -> None:  # noqa: F811
+    token = dpop_cc(oidc_provider)
+    ok = nb_oauth.session("bound").get(dpop_rs.url + "/whoami")
+    assert ok.status_code == 200
+    stolen = token.access_token
+    assert requests.get(dpop_rs.url + "/whoami", headers={"Authorization": f"Bearer {stolen}"}).status_code == 401
+    assert requests.get(dpop_rs.url + "/whoami", headers={"Authorization": f"DPoP {stolen}"}).status_code == 401
+    replay = requests.get(dpop_rs.url + "/whoami", headers=dict(ok.request.headers))
+    assert replay.status_code == 401 and replay.json()["why"] == "replayed jti"
+    assert "DPoP-bound token sent as Bearer" in dpop_rs.stats.refused
+
+
+def test_refresh_keeps_the_key_and_sends_proofs(oidc_provider, provider_login, dpop_rs) -> None:  # noqa: F811
+    cfg = nb_oauth.OAuth2Config(token_name="web", grant_type="authorization_code_with_pkce", issuer=oidc_provider.issuer,
+                                client_id="public", scope="openid", dpop=True, dpop_alg="PS256")
+    token = nb_oauth.get_new_access_token(cfg)
+    jkt = token.token_set.dpop_key.jkt
+    first = token.access_token
+    nb_oauth.tokens.refresh("web")
+    assert token.access_token != first and token.token_type == "DPoP"
+    assert token.token_set.dpop_key.jkt == jkt
+    assert any(s.title == "DPoP proof for the refresh request" for s in token.trace.steps)
+    r = nb_oauth.session("web").get(dpop_rs.url + "/whoami")
+    assert r.status_code == 200, r.text
+    assert r.json()["sub"] == "alice" and r.json()["jkt"] == jkt
+
+
+def test_nonce_demanded_forever_is_one_retry_then_an_answer(oidc_provider) -> None:  # noqa: F811
+    rs = DPoPResourceServer(oidc_provider.issuer + "/token/introspection", "rs", oidc_provider.secret("rs"),
+                            require_nonce=True, nonce_forever=True).start()
+    try:
+        token = dpop_cc(oidc_provider)
+        kept = token.access_token
+        r = nb_oauth.session("bound").get(rs.url + "/whoami")
+        assert r.status_code == 401 and rs.stats.requests == 2
+        with httpx.Client(auth=nb_oauth.auth("bound")) as client:
+            assert client.get(rs.url + "/whoami").status_code == 401
+        assert rs.stats.requests == 4
+        assert nb_oauth.tokens["bound"].access_token == kept
+    finally:
+        rs.stop()
+
+
+def test_bearer_answer_is_said_once_and_used_as_bearer(demo, capsys) -> None:
+    """The demo server (Authlib) has no DPoP: it answers token_type=Bearer."""
+    from nb_oauth.demo.constants import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET
+
+    cfg = nb_oauth.OAuth2Config(token_name="plain", grant_type="client_credentials", access_token_url=demo.url + "/token",
+                                client_id=CONFIDENTIAL_CLIENT_ID, client_secret=CONFIDENTIAL_CLIENT_SECRET,
+                                scope="items:read", dpop=True)
+    token = nb_oauth.get_new_access_token(cfg)
+    assert token.token_type.lower() == "bearer" and token.token_set.dpop_key is None
+    nb_oauth.get_new_access_token(cfg.copy())
+    err = capsys.readouterr().err
+    assert err.count("token_type=Bearer") == 1
+    r = nb_oauth.session("plain").get(demo.url + "/api/user")
+    assert r.request.headers["Authorization"].startswith("Bearer ") and "DPoP" not in r.request.headers
+
+
+def test_shared_token_carries_its_key_encrypted(oidc_provider, dpop_rs, tmp_path, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setenv("NB_OAUTH_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("NB_OAUTH_SHARE_BACKEND", "file")
+    token = dpop_cc(oidc_provider, name="shared", share=True)
+    private = token.token_set.dpop_key.to_private_jwk()["d"]
+    for path in (tmp_path / "cfg").rglob("*"):
+        if path.is_file():
+            assert private.encode() not in path.read_bytes()
+    cfg = nb_oauth.tokens.config("shared")
+    nb_oauth.tokens.clear()  # another kernel: nothing but the shared store
+    again = nb_oauth.tokens.load_shared(cfg)
+    assert again is not None and again.token_set.dpop_key.jkt == token.token_set.dpop_key.jkt
+    assert nb_oauth.session("shared").get(dpop_rs.url + "/whoami").status_code == 200
+
+
+def test_dpop_with_url_placement_is_a_config_error() -> None:
+    with pytest.raises(nb_oauth.ConfigError, match="Authorization header"):
+        nb_oauth.OAuth2Config(dpop=True, add_token_to="url")
+
+
+def test_dpop_alg_not_listed_by_the_provider(oidc_provider) -> None:  # noqa: F811
+    from nb_oauth.oidc import discovery
+
+    doc = discovery.metadata(oidc_provider.issuer)
+    assert "RS256" in doc["dpop_signing_alg_values_supported"]
+    doc["dpop_signing_alg_values_supported"] = ["ES256"]  # the cached document, as a stricter provider says
+    with pytest.raises(nb_oauth.ConfigError, match="dpop_signing_alg_values_supported"):
+        dpop_cc(oidc_provider, dpop_alg="RS256")
+
+
+@pytest.mark.parametrize("alg", ["PS256", "EdDSA"])
+def test_trace_decodes_every_proof_kind(alg) -> None:
+    from nb_oauth.dpop import DPoPKey, describe_proof
+
+    key = DPoPKey.generate(alg)
+    decoded = describe_proof(key.proof("GET", "https://api.example/a?b=c#d", access_token="tok", nonce="n1"))
+    assert decoded["header"]["alg"] == alg and decoded["header"]["typ"] == "dpop+jwt"
+    assert decoded["claims"]["htu"] == "https://api.example/a" and decoded["claims"]["nonce"] == "n1"
+    assert decoded["claims"]["ath"] and "d" not in decoded["header"]["jwk"]
+    assert key.to_private_jwk()["d"] not in repr(key) and key.jkt[:8] in repr(key)
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(key)
