@@ -3,8 +3,9 @@
 Run by ``webbrowser`` through ``BROWSER="python provider_login.py %s"``: it opens the authorization URL,
 signs in, consents, and follows the redirect to the client's loopback callback as a browser would.
 
-Environment: ``NB_OAUTH_LOGIN_USER`` (default ``alice``), ``NB_OAUTH_LOGIN_DELAY`` (seconds to wait first,
-e.g. to let a pushed request expire) and ``NB_OAUTH_LOGIN_LOG`` (a file that gets, as JSON lines, the query
+Environment: ``NB_OAUTH_LOGIN_USER`` (default ``alice``), ``NB_OAUTH_LOGIN_DELAY`` (seconds to wait first),
+``NB_OAUTH_LOGIN_DELAY_FIRST`` (seconds to wait on the first run only, e.g. to let a pushed request expire; the
+runs are counted in the log file) and ``NB_OAUTH_LOGIN_LOG`` (a file that gets, as JSON lines, the query
 parameter names of the first URL the browser was given, and each page's status; never values).
 """
 
@@ -44,8 +45,12 @@ def _log(entry: dict[str, object]) -> None:
 
 
 def run(url: str) -> int:
-    time.sleep(float(os.environ.get("NB_OAUTH_LOGIN_DELAY", "0") or 0))
+    log = os.environ.get("NB_OAUTH_LOGIN_LOG")
+    first = not (log and os.path.exists(log))
     _log({"authorization_url_params": sorted({k for k, _ in parse_qsl(urlsplit(url).query)})})
+    time.sleep(float(os.environ.get("NB_OAUTH_LOGIN_DELAY", "0") or 0))
+    if first:
+        time.sleep(float(os.environ.get("NB_OAUTH_LOGIN_DELAY_FIRST", "0") or 0))
     provider = urlsplit(url).netloc
     user = os.environ.get("NB_OAUTH_LOGIN_USER", "alice")
     s = requests.Session()
@@ -57,7 +62,12 @@ def run(url: str) -> int:
             url = urljoin(url, r.headers["location"])
             method, data = "GET", None
             if urlsplit(url).netloc != provider:  # back at the client: deliver the redirect and stop
-                s.get(url, timeout=10)
+                _log({"back_at_client": sorted({k for k, _ in parse_qsl(urlsplit(url).query)})})
+                try:
+                    s.get(url, timeout=10)
+                except requests.RequestException as exc:
+                    _log({"client_unreachable": type(exc).__name__})
+                    return 1
                 return 0
             continue
         parser = _Forms()
