@@ -17,6 +17,7 @@ const fapi2 = config.mode === 'fapi2';
 
 const accounts = new Map(Object.entries(config.accounts || {
   alice: { email: 'alice@example.test', name: 'Alice Liddell' },
+  bob: { email: 'bob@example.test', name: 'Bob Builder' },
 }));
 
 const provider = new Provider(config.issuer, {
