@@ -8,7 +8,7 @@ for the subject's user, with ``issued_token_type``. ``audience`` must be one the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 
@@ -17,8 +17,8 @@ ACCESS = "urn:ietf:params:oauth:token-type:access_token"
 
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
     GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-    allowed_audiences = ("https://backend.example",)
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+    allowed_audiences: ClassVar[tuple[str, ...]] = ("https://backend.example",)
 
     def validate_token_request(self) -> None:
         client = self.authenticate_token_endpoint_client()
