@@ -40,10 +40,10 @@ def test_token_is_bound_and_nonce_retried_at_the_authorization_server(oidc_provi
     proof = next(s for s in token.trace.steps if s.title.startswith("DPoP proof") and
                  dict(s.params).get("nonce"))
     shown = dict(proof.params)
-    assert shown["header.typ"] == "dpop+jwt" and shown["htm"] == "POST"
+    assert shown["typ"] == "dpop+jwt" and shown["htm"] == "POST"
     assert shown["htu"] == oidc_provider.issuer + "/token"
-    assert "d" not in shown["header.jwk"]  # the public key only
-    assert shown["header.jwk"]["x"]
+    assert "d" not in shown["jwk"]  # the public key only
+    assert shown["jwk"]["x"]
 
 
 def test_requests_session_with_rs_nonce_and_binding(oidc_provider, dpop_rs) -> None:  # noqa: F811
@@ -173,3 +173,12 @@ def test_trace_decodes_every_proof_kind(alg) -> None:
         import pickle
 
         pickle.dumps(key)
+
+
+def test_trace_diagram_explains_the_proofs_and_hides_them(oidc_provider) -> None:  # noqa: F811
+    token = dpop_cc(oidc_provider)
+    page = token.trace._repr_html_()
+    assert "dpop+jwt" in page and "the URL this proof is for" in page and "Server asks for a DPoP nonce" in page
+    proofs = [s.headers.get("DPoP") for s in token.trace.steps if s.headers.get("DPoP")]
+    assert proofs and all("…(" in p for p in proofs)
+    assert token.access_token not in page

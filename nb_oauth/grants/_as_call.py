@@ -34,7 +34,7 @@ def trace_proof(trace: Trace | None, proof: str, what: str, *, target: str = "se
     if trace is None:
         return
     decoded = describe_proof(proof)
-    params = [(f"header.{k}", v) for k, v in decoded.get("header", {}).items()]
+    params = list(decoded.get("header", {}).items())  # typ, alg, jwk (the public key)
     params += [(k, v) for k, v in decoded.get("claims", {}).items()]
     trace.record(f"DPoP proof for the {what}", "notebook", target, kind="note", params=params,
                  note=note or "Signed with this token's private DPoP key, which never leaves the kernel.")

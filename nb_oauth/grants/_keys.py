@@ -83,7 +83,23 @@ def _load(_digest: str, text: str) -> PrivateKey:
     return key  # type: ignore[no-any-return]
 
 
+def _with_line_breaks(pem: bytes) -> bytes:
+    """A PEM pasted into a one-line box loses its line breaks: put them back (64-character base64 lines)."""
+    text = pem.decode("ascii", errors="replace").strip()
+    if "\n" in text:
+        return pem
+    import re
+
+    match = re.match(r"^(-----BEGIN [A-Z ]+-----)\s*(.*?)\s*(-----END [A-Z ]+-----)$", text)
+    if match is None:
+        return pem
+    body = re.sub(r"\s+", "", match.group(2))
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([match.group(1), *lines, match.group(3), ""]).encode()
+
+
 def _import_pem(data: bytes) -> Any:
+    data = _with_line_breaks(data)
     errors: list[Exception] = []
     for kind in ("RSA", "EC", "OKP"):
         try:
