@@ -50,7 +50,7 @@ def test_fapi2_login_from_the_form_keeps_the_key_out_of_widget_state(fapi_provid
     assert "PRIVATE KEY" not in state and token.access_token not in state
 
 
-def run(ip: InteractiveShell, code: str)  # noqa: F811 -> tuple[object, str]:
+def run(ip: InteractiveShell, code: str) -> tuple[object, str]:  # noqa: F811
     with capture_output() as cap:
         result = ip.run_cell(code)
     text = "\n".join([cap.stdout, cap.stderr] + [str(v) for o in cap.outputs for v in o.data.values()])
