@@ -40,10 +40,10 @@ lint: $(VENV)/.installed-test
 demo: $(VENV)/.installed-notebook
 	$(PY) -m nb_oauth.demo.launch --port $(DEMO_PORT) --lab-port $(LAB_PORT) --notebook notebooks/quickstart.ipynb
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
 	$(PY) -m benchmarks.run
 
-bench-quick: $(VENV)/.installed-test
+bench-quick: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
 	$(PY) -m benchmarks.run --quick
 
 clean:

@@ -20,12 +20,14 @@ from typing import Any
 import nb_oauth
 
 from . import (
+    case_dpop,
     case_httpx,
     case_load,
     case_long_run,
     case_redirect,
     case_refresh_storm,
     case_requests,
+    case_signed_auth,
     case_token_fetch,
     machine,
     report,
@@ -41,6 +43,8 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "load": case_load.run,
     "redirect": case_redirect.run,
     "long_run": case_long_run.run,
+    "dpop": case_dpop.run,
+    "signed_auth": case_signed_auth.run,
 }
 HERE = Path(__file__).resolve().parent
 

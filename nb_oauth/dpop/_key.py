@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from joserfc import jws, jwt
+from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
@@ -51,12 +51,13 @@ def _generate(alg: str) -> RSAKey | ECKey | OKPKey:
 class DPoPKey:
     """A private key that never leaves this process unencrypted, its public JWK and thumbprint (``jkt``)."""
 
-    __slots__ = ("_key", "_public", "alg", "jkt")
+    __slots__ = ("_header", "_key", "_public", "alg", "jkt")
 
     def __init__(self, key: RSAKey | ECKey | OKPKey, alg: str) -> None:
         self._key = key
         self.alg = alg
         self._public = key.as_dict(private=False)
+        self._header = {"typ": PROOF_TYPE, "alg": alg, "jwk": self._public}
         self.jkt = key.thumbprint()  # RFC 7638, what the server binds the token to (cnf.jkt)
 
     @classmethod
@@ -75,10 +76,12 @@ class DPoPKey:
             claims["ath"] = access_token_hash(access_token)
         if nonce:
             claims["nonce"] = nonce
-        header = {"typ": PROOF_TYPE, "alg": self.alg, "jwk": self._public}
+        payload = json.dumps(claims, separators=(",", ":")).encode()
+        if self.alg != "EdDSA":
+            return jws.serialize_compact(self._header, payload, self._key, algorithms=[self.alg])
         with warnings.catch_warnings():  # joserfc flags EdDSA as superseded by Ed25519 (RFC 9864)
             warnings.simplefilter("ignore")
-            return jwt.encode(header, claims, self._key, algorithms=[self.alg])
+            return jws.serialize_compact(self._header, payload, self._key, algorithms=[self.alg])
 
     # -- the encrypted shared store only -------------------------------------------------------------
 
