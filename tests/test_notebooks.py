@@ -34,7 +34,7 @@ def test_real_provider_notebook_runs_against_the_demo_server(tmp_path: Path, dem
 
 def test_learn_oauth_shows_every_protection_failing_for_its_reason(tmp_path: Path) -> None:
     nb, secrets = run_notebook(NOTEBOOKS / "learn-oauth.ipynb", tmp_path,
-                               secret_names=("DEMO_SECRET", "ALICE_PASSWORD"))
+                               secret_names=("DEMO_SECRET", "ALICE_PASSWORD", "CLIENT_KEY"))
     text = outputs_text(nb)
     assert text.count("<svg") >= 4  # the client credentials, PKCE, device and refresh traces are drawn
     assert "listener answered 400 and is still waiting for the real login: True" in text
@@ -46,4 +46,10 @@ def test_learn_oauth_shows_every_protection_failing_for_its_reason(tmp_path: Pat
                for line in failures)
     assert "TokenExpiredError" in text and "the API, asked directly with the expired token: 401" in text
     assert "RefreshError" in text
+    # part three, against oidc-provider: DPoP, private_key_jwt, PAR
+    assert "token_type: DPoP" in text and "Server asks for a DPoP nonce" in text
+    assert "stolen token as Bearer: 401 invalid_token" in text and "stolen token as DPoP: 401 invalid_dpop_proof" in text
+    assert "replayed proof: 401 replayed jti" in text
+    assert "the browser sees only: ['client_id', 'request_uri']" in text and "'sub': 'alice'" in text
+    assert "PRIVATE" not in text and '\\"d\\":' not in text
     assert find_secrets(tmp_path / "learn-oauth.ipynb", secrets) == []
