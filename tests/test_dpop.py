@@ -182,3 +182,44 @@ def test_trace_diagram_explains_the_proofs_and_hides_them(oidc_provider) -> None
     proofs = [s.headers.get("DPoP") for s in token.trace.steps if s.headers.get("DPoP")]
     assert proofs and all("…(" in p for p in proofs)
     assert token.access_token not in page
+
+
+def test_authorization_server_demanding_nonces_forever_gets_one_retry() -> None:
+    """A fault no real server produces on purpose: every proof answered with a new use_dpop_nonce."""
+    import itertools
+    import json
+
+    from .support.servers import LocalServer, Reply
+
+    counter = itertools.count()
+    seen = []
+
+    def always_new_nonce(req, _raw):  # type: ignore[no-untyped-def]
+        seen.append(req)
+        return Reply(400, json.dumps({"error": "use_dpop_nonce", "error_description": "nonce please"}),
+                     {"Content-Type": "application/json", "DPoP-Nonce": f"n-{next(counter)}"})
+
+    with LocalServer(always_new_nonce) as srv:
+        cfg = nb_oauth.OAuth2Config(token_name="nonce", grant_type="client_credentials", access_token_url=srv.url + "/t",
+                                    client_id="c", client_secret="s3cret", dpop=True)
+        with pytest.raises(nb_oauth.TokenEndpointError) as err:
+            nb_oauth.get_new_access_token(cfg)
+    assert len(seen) == 2 and err.value.error == "use_dpop_nonce"
+    assert "dpop" in seen[1].headers and seen[0].headers["dpop"] != seen[1].headers["dpop"]
+
+
+def test_proof_from_another_key_is_refused_and_the_token_kept(oidc_provider, provider_login) -> None:  # noqa: F811
+    """A public client's refresh token is bound to its DPoP key: a proof signed with any other key is refused."""
+    import dataclasses
+
+    from nb_oauth.dpop import DPoPKey
+
+    cfg = nb_oauth.OAuth2Config(token_name="web", grant_type="authorization_code_with_pkce", issuer=oidc_provider.issuer,
+                                client_id="public", scope="openid", dpop=True)
+    token = nb_oauth.get_new_access_token(cfg)
+    kept = token.access_token
+    token._swap(dataclasses.replace(token.token_set, dpop_key=DPoPKey.generate("ES256")))  # the key is not the one bound
+    with pytest.raises(nb_oauth.RefreshError) as err:
+        nb_oauth.tokens.refresh("web")
+    assert err.value.error in ("invalid_grant", "invalid_dpop_proof")
+    assert nb_oauth.tokens["web"].access_token == kept
