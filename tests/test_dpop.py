@@ -14,7 +14,6 @@ import nb_oauth
 from nb_oauth.dpop import _nonce
 
 from .support.dpop_resource_server import DPoPResourceServer
-from .support.oidc_provider import dpop_rs, oidc_provider, provider_login  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +30,7 @@ def dpop_cc(provider, name: str = "bound", **kw) -> nb_oauth.Token:  # type: ign
     return nb_oauth.get_new_access_token(cfg)
 
 
-def test_token_is_bound_and_nonce_retried_at_the_authorization_server(oidc_provider) -> None:  # noqa: F811
+def test_token_is_bound_and_nonce_retried_at_the_authorization_server(oidc_provider) -> None:
     token = dpop_cc(oidc_provider)
     assert token.token_type == "DPoP"
     titles = [s.title for s in token.trace.steps]
@@ -46,7 +45,7 @@ def test_token_is_bound_and_nonce_retried_at_the_authorization_server(oidc_provi
     assert shown["jwk"]["x"]
 
 
-def test_requests_session_with_rs_nonce_and_binding(oidc_provider, dpop_rs) -> None:  # noqa: F811
+def test_requests_session_with_rs_nonce_and_binding(oidc_provider, dpop_rs) -> None:
     token = dpop_cc(oidc_provider)
     r = nb_oauth.session("bound").get(dpop_rs.url + "/whoami?x=1#frag")
     assert r.status_code == 200, r.text
@@ -57,7 +56,7 @@ def test_requests_session_with_rs_nonce_and_binding(oidc_provider, dpop_rs) -> N
     assert dpop_rs.stats.nonce_challenges == 1
 
 
-def test_httpx_sync_and_async(oidc_provider, dpop_rs) -> None:  # noqa: F811
+def test_httpx_sync_and_async(oidc_provider, dpop_rs) -> None:
     dpop_cc(oidc_provider)
     with httpx.Client(auth=nb_oauth.auth("bound")) as client:
         assert client.get(dpop_rs.url + "/whoami").json()["scheme"] == "DPoP"
@@ -70,7 +69,7 @@ def test_httpx_sync_and_async(oidc_provider, dpop_rs) -> None:  # noqa: F811
     assert asyncio.run(go()) == [200, 200, 200]
 
 
-def test_stolen_token_and_replayed_proof_are_refused(oidc_provider, dpop_rs) -> None:  # noqa: F811
+def test_stolen_token_and_replayed_proof_are_refused(oidc_provider, dpop_rs) -> None:
     token = dpop_cc(oidc_provider)
     ok = nb_oauth.session("bound").get(dpop_rs.url + "/whoami")
     assert ok.status_code == 200
@@ -82,7 +81,7 @@ def test_stolen_token_and_replayed_proof_are_refused(oidc_provider, dpop_rs) -> 
     assert "DPoP-bound token sent as Bearer" in dpop_rs.stats.refused
 
 
-def test_refresh_keeps_the_key_and_sends_proofs(oidc_provider, provider_login, dpop_rs) -> None:  # noqa: F811
+def test_refresh_keeps_the_key_and_sends_proofs(oidc_provider, provider_login, dpop_rs) -> None:
     cfg = nb_oauth.OAuth2Config(token_name="web", grant_type="authorization_code_with_pkce", issuer=oidc_provider.issuer,
                                 client_id="public", scope="openid", dpop=True, dpop_alg="PS256")
     token = nb_oauth.get_new_access_token(cfg)
@@ -97,7 +96,7 @@ def test_refresh_keeps_the_key_and_sends_proofs(oidc_provider, provider_login, d
     assert r.json()["sub"] == "alice" and r.json()["jkt"] == jkt
 
 
-def test_nonce_demanded_forever_is_one_retry_then_an_answer(oidc_provider) -> None:  # noqa: F811
+def test_nonce_demanded_forever_is_one_retry_then_an_answer(oidc_provider) -> None:
     rs = DPoPResourceServer(oidc_provider.issuer + "/token/introspection", "rs", oidc_provider.secret("rs"),
                             require_nonce=True, nonce_forever=True).start()
     try:
@@ -129,7 +128,7 @@ def test_bearer_answer_is_said_once_and_used_as_bearer(demo, capsys) -> None:
     assert r.request.headers["Authorization"].startswith("Bearer ") and "DPoP" not in r.request.headers
 
 
-def test_shared_token_carries_its_key_encrypted(oidc_provider, dpop_rs, tmp_path, monkeypatch) -> None:  # noqa: F811
+def test_shared_token_carries_its_key_encrypted(oidc_provider, dpop_rs, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("NB_OAUTH_CONFIG_DIR", str(tmp_path / "cfg"))
     monkeypatch.setenv("NB_OAUTH_SHARE_BACKEND", "file")
     token = dpop_cc(oidc_provider, name="shared", share=True)
@@ -149,7 +148,7 @@ def test_dpop_with_url_placement_is_a_config_error() -> None:
         nb_oauth.OAuth2Config(dpop=True, add_token_to="url")
 
 
-def test_dpop_alg_not_listed_by_the_provider(oidc_provider) -> None:  # noqa: F811
+def test_dpop_alg_not_listed_by_the_provider(oidc_provider) -> None:
     from nb_oauth.oidc import discovery
 
     doc = discovery.metadata(oidc_provider.issuer)
@@ -175,7 +174,7 @@ def test_trace_decodes_every_proof_kind(alg) -> None:
         pickle.dumps(key)
 
 
-def test_trace_diagram_explains_the_proofs_and_hides_them(oidc_provider) -> None:  # noqa: F811
+def test_trace_diagram_explains_the_proofs_and_hides_them(oidc_provider) -> None:
     token = dpop_cc(oidc_provider)
     page = token.trace._repr_html_()
     assert "dpop+jwt" in page and "the URL this proof is for" in page and "Server asks for a DPoP nonce" in page
@@ -208,7 +207,7 @@ def test_authorization_server_demanding_nonces_forever_gets_one_retry() -> None:
     assert "dpop" in seen[1].headers and seen[0].headers["dpop"] != seen[1].headers["dpop"]
 
 
-def test_proof_from_another_key_is_refused_and_the_token_kept(oidc_provider, provider_login) -> None:  # noqa: F811
+def test_proof_from_another_key_is_refused_and_the_token_kept(oidc_provider, provider_login) -> None:
     """A public client's refresh token is bound to its DPoP key: a proof signed with any other key is refused."""
     import dataclasses
 

@@ -15,7 +15,6 @@ from nb_oauth.grants.resolve import resolve_config
 from nb_oauth.grants.revocation import revoke_token_set
 
 from .support import token_exchange_grant
-from .support.oidc_provider import oidc_provider, provider_login  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -30,14 +29,14 @@ def login(provider, name: str, **kw) -> nb_oauth.Token:  # type: ignore[no-untyp
     return nb_oauth.get_new_access_token(nb_oauth.OAuth2Config(**{**base, **kw}))
 
 
-def test_endpoints_come_from_discovery(oidc_provider) -> None:  # noqa: F811
+def test_endpoints_come_from_discovery(oidc_provider) -> None:
     cfg = resolve_config(nb_oauth.OAuth2Config(issuer=oidc_provider.issuer, client_id="public"))
     assert cfg.introspection_url == oidc_provider.issuer + "/token/introspection"
     assert cfg.userinfo_url == oidc_provider.issuer + "/me"
     assert cfg.par_url == oidc_provider.issuer + "/request"
 
 
-def test_introspect_and_userinfo_of_a_dpop_token(oidc_provider, provider_login) -> None:  # noqa: F811
+def test_introspect_and_userinfo_of_a_dpop_token(oidc_provider, provider_login) -> None:
     token = login(oidc_provider, "me", dpop=True)
     info = nb_oauth.tokens.introspect("me")
     assert info["active"] is True and info["client_id"] == "public" and info["sub"] == "alice"
@@ -48,7 +47,7 @@ def test_introspect_and_userinfo_of_a_dpop_token(oidc_provider, provider_login) 
     assert token.access_token not in repr(token.trace.to_dict())
 
 
-def test_introspection_with_private_key_jwt_sees_revocation(oidc_provider) -> None:  # noqa: F811
+def test_introspection_with_private_key_jwt_sees_revocation(oidc_provider) -> None:
     cfg = nb_oauth.OAuth2Config(token_name="svc", grant_type="client_credentials", issuer=oidc_provider.issuer,
                                 client_id="pkjwt", client_authentication="private_key_jwt",
                                 client_assertion_key=oidc_provider.keys.pem("rsa"), scope="api")
@@ -60,7 +59,7 @@ def test_introspection_with_private_key_jwt_sees_revocation(oidc_provider) -> No
     assert len(steps) == 2 and "client_assertion" in dict(steps[0].params)
 
 
-def test_userinfo_sub_must_match_the_id_token(oidc_provider, provider_login, monkeypatch) -> None:  # noqa: F811
+def test_userinfo_sub_must_match_the_id_token(oidc_provider, provider_login, monkeypatch) -> None:
     alice = login(oidc_provider, "alice")
     monkeypatch.setenv("NB_OAUTH_LOGIN_USER", "bob")
     bob = login(oidc_provider, "bob")

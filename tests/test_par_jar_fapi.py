@@ -12,7 +12,7 @@ from nb_oauth.dpop import _nonce
 
 from .support import oidc_provider as op
 from .support.dpop_resource_server import DPoPResourceServer
-from .support.oidc_provider import fapi_provider, oidc_provider, provider_login, read_login_log  # noqa: F401
+from .support.oidc_provider import read_login_log
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def browser_params(log) -> list[str]:  # type: ignore[no-untyped-def]
     return next(e["authorization_url_params"] for e in read_login_log(log) if "authorization_url_params" in e)
 
 
-def test_fapi2_login_with_only_issuer_client_id_key_and_scope(fapi_provider, provider_login) -> None:  # noqa: F811
+def test_fapi2_login_with_only_issuer_client_id_key_and_scope(fapi_provider, provider_login) -> None:
     cfg = nb_oauth.OAuth2Config(token_name="bank", security_profile="fapi2", issuer=fapi_provider.issuer,
                                 client_id="fapi", client_assertion_key=fapi_provider.keys.pem("rsa"), scope="openid")
     token = nb_oauth.get_new_access_token(cfg)
@@ -46,7 +46,7 @@ def test_fapi2_login_with_only_issuer_client_id_key_and_scope(fapi_provider, pro
         rs.stop()
 
 
-def test_fapi2_with_ec_key_and_jar(fapi_provider, provider_login) -> None:  # noqa: F811
+def test_fapi2_with_ec_key_and_jar(fapi_provider, provider_login) -> None:
     cfg = nb_oauth.OAuth2Config(token_name="bank", security_profile="fapi2", issuer=fapi_provider.issuer,
                                 client_id="fapi", client_assertion_key=fapi_provider.keys.jwk_text("ec"), scope="openid",
                                 request_object=True)
@@ -76,7 +76,7 @@ def test_fapi2_rules_are_config_errors_naming_rule_and_fix(changes, rule) -> Non
     assert "s3cret-value" not in text
 
 
-def test_fapi2_endpoints_only_from_discovery(fapi_provider) -> None:  # noqa: F811
+def test_fapi2_endpoints_only_from_discovery(fapi_provider) -> None:
     cfg = nb_oauth.OAuth2Config(security_profile="fapi2", issuer=fapi_provider.issuer, client_id="fapi",
                                 client_assertion_key=fapi_provider.keys.pem("rsa"),
                                 auth_url=fapi_provider.issuer + "/auth")
@@ -99,7 +99,7 @@ def test_fapi2_requires_iss_in_the_response() -> None:
     flow._check_issuer("https://bank.example")
 
 
-def test_par_is_used_when_discovery_requires_it(fapi_provider, provider_login) -> None:  # noqa: F811
+def test_par_is_used_when_discovery_requires_it(fapi_provider, provider_login) -> None:
     cfg = nb_oauth.OAuth2Config(token_name="auto", grant_type="authorization_code_with_pkce", issuer=fapi_provider.issuer,
                                 client_id="fapi", client_authentication="private_key_jwt", dpop=True,
                                 client_assertion_key=fapi_provider.keys.pem("rsa"), client_assertion_alg="PS256",
@@ -109,14 +109,14 @@ def test_par_is_used_when_discovery_requires_it(fapi_provider, provider_login) -
     assert browser_params(provider_login) == ["client_id", "request_uri"]
 
 
-def test_par_forced_on_with_a_public_client(oidc_provider, provider_login) -> None:  # noqa: F811
+def test_par_forced_on_with_a_public_client(oidc_provider, provider_login) -> None:
     cfg = nb_oauth.OAuth2Config(token_name="pub", grant_type="authorization_code_with_pkce", issuer=oidc_provider.issuer,
                                 client_id="public", scope="openid", use_par=True)
     assert nb_oauth.get_new_access_token(cfg).access_token
     assert browser_params(provider_login) == ["client_id", "request_uri"]
 
 
-def test_jar_without_par(oidc_provider, provider_login) -> None:  # noqa: F811
+def test_jar_without_par(oidc_provider, provider_login) -> None:
     """The "jar" client must send a signed request object: oidc-provider refuses it otherwise."""
     cfg = nb_oauth.OAuth2Config(token_name="jar", grant_type="authorization_code_with_pkce", issuer=oidc_provider.issuer,
                                 client_id="jar", client_authentication="private_key_jwt", scope="openid",
@@ -125,7 +125,7 @@ def test_jar_without_par(oidc_provider, provider_login) -> None:  # noqa: F811
     assert browser_params(provider_login) == ["client_id", "request"]
 
 
-def test_jar_through_par(oidc_provider, provider_login) -> None:  # noqa: F811
+def test_jar_through_par(oidc_provider, provider_login) -> None:
     cfg = nb_oauth.OAuth2Config(token_name="jar", grant_type="authorization_code_with_pkce", issuer=oidc_provider.issuer,
                                 client_id="jar", client_authentication="private_key_jwt", scope="openid",
                                 client_assertion_key=oidc_provider.keys.jwk_text("ec"), request_object=True,
@@ -134,7 +134,7 @@ def test_jar_through_par(oidc_provider, provider_login) -> None:  # noqa: F811
     assert browser_params(provider_login) == ["client_id", "request_uri"]
 
 
-def test_expired_request_uri_is_pushed_again(provider_login, monkeypatch) -> None:  # noqa: F811
+def test_expired_request_uri_is_pushed_again(provider_login, monkeypatch) -> None:
     """The first browser arrives after the request_uri expired (it gets the provider's error page); nb_oauth
     pushes again once and the second link logs in."""
     monkeypatch.setenv("NB_OAUTH_LOGIN_DELAY_FIRST", "3.5")

@@ -34,7 +34,11 @@ def access_token_hash(access_token: str) -> str:
 def htu(url: str) -> str:
     """The proof's ``htu``: the request URL without query and fragment (RFC 9449 §4.2), scheme and host lower-cased."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    default_port = {"https": ":443", "http": ":80"}.get(scheme)
+    if default_port and netloc.endswith(default_port):  # RFC 3986 §6.2.3: the default port is left out
+        netloc = netloc[: -len(default_port)]
+    return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
 
 def _generate(alg: str) -> RSAKey | ECKey | OKPKey:
