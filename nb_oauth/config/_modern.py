@@ -66,8 +66,8 @@ def normalise(cfg: OAuth2Config) -> None:
     cfg.dpop_alg = _one_of("dpop_alg", cfg.dpop_alg, DPOP_ALGS)
     if cfg.security_profile is not None:
         text = str(cfg.security_profile).strip().lower().replace(" ", "").replace("-", "").replace(".", "")
-        text = {"fapi20": "fapi2", "fapi2security": "fapi2"}.get(text, text)
-        cfg.security_profile = _one_of("security_profile", text or None, SECURITY_PROFILES)
+        text = {"fapi20": "fapi2", "fapi2security": "fapi2", "none": ""}.get(text, text)
+        cfg.security_profile = _one_of("security_profile", text, SECURITY_PROFILES) if text else None
     cfg.subject_token_type = _token_type("subject_token_type", cfg.subject_token_type) or ACCESS_TOKEN_TYPE
     cfg.actor_token_type = _token_type("actor_token_type", cfg.actor_token_type)
     cfg.requested_token_type = _token_type("requested_token_type", cfg.requested_token_type)
