@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import secrets
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
-from joserfc.jws import JWSRegistry
-
 from ..errors import ConfigError, StoreError
+
+if TYPE_CHECKING:  # joserfc is imported on first use: `import nb_oauth` stays light
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 DPOP_ALGS = ("ES256", "PS256", "RS256", "EdDSA")
 PROOF_TYPE = "dpop+jwt"
@@ -42,6 +41,8 @@ def htu(url: str) -> str:
 
 
 def _generate(alg: str) -> RSAKey | ECKey | OKPKey:
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+
     if alg == "ES256":
         return ECKey.generate_key("P-256", private=True)
     if alg in ("PS256", "RS256"):
@@ -80,6 +81,8 @@ class DPoPKey:
             claims["ath"] = access_token_hash(access_token)
         if nonce:
             claims["nonce"] = nonce
+        from joserfc import jws
+
         payload = json.dumps(claims, separators=(",", ":")).encode()
         if self.alg != "EdDSA":
             return jws.serialize_compact(self._header, payload, self._key, algorithms=[self.alg])
@@ -95,6 +98,9 @@ class DPoPKey:
 
     @classmethod
     def from_private_jwk(cls, data: object) -> DPoPKey:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
+
         try:
             if not isinstance(data, dict):
                 raise ValueError("not a JWK")
@@ -114,17 +120,23 @@ class DPoPKey:
         raise TypeError("A DPoP private key is not pickled: it stays in the process that holds the token.")
 
 
-class _ProofRegistry(JWSRegistry):
-    max_header_length = 2048  # the header carries the public JWK; an RSA one is beyond joserfc's 512-byte default
+@functools.cache
+def _reader() -> Any:
+    from joserfc.jws import JWSRegistry
 
+    class ProofRegistry(JWSRegistry):
+        max_header_length = 2048  # the header carries the public JWK; an RSA one is beyond joserfc's 512-byte default
 
-_READER = _ProofRegistry(algorithms=DPOP_ALGS)
+    return ProofRegistry(algorithms=list(DPOP_ALGS))
 
 
 def describe_proof(proof: str) -> dict[str, Any]:
     """A proof's decoded header and claims, for the trace (the header's ``jwk`` is the public key)."""
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
     try:
-        parts = jws.extract_compact(proof.encode(), registry=_READER)
+        parts = jws.extract_compact(proof.encode(), registry=_reader())
         claims = json.loads(parts.payload)
     except (JoseError, ValueError):
         return {}

@@ -11,10 +11,6 @@ import secrets
 import time
 from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
-
 from .._transport import PreparedCall, apply_client_authentication
 from ..config import OAuth2Config
 from ..errors import ConfigError, OAuthError
@@ -40,6 +36,8 @@ def assertion_audience(cfg: OAuth2Config) -> str:
 def _sign(header: dict[str, Any], claims: dict[str, Any], key: Any, alg: str) -> str:
     import warnings
 
+    from joserfc import jwt
+
     with warnings.catch_warnings():  # joserfc flags EdDSA as superseded by Ed25519 (RFC 9864); servers still ask for it
         warnings.simplefilter("ignore")
         return jwt.encode(header, claims, key, algorithms=[alg])
@@ -52,6 +50,8 @@ def sign_with_client_key(cfg: OAuth2Config, claims: dict[str, Any], *, typ: str 
                           fix="Set client_assertion_key to the private key (PEM, JWK, a file path or {{VAR}}).")
     sk = signing_key(cfg.client_assertion_key, cfg.client_assertion_alg, cfg.client_assertion_kid,
                      fapi2=cfg.security_profile == "fapi2")
+    from joserfc.errors import JoseError
+
     header: dict[str, Any] = {"alg": sk.alg, "typ": typ}
     if sk.kid:
         header["kid"] = sk.kid
@@ -72,6 +72,9 @@ def client_assertion(cfg: OAuth2Config) -> str:
     if not cfg.client_secret:
         raise ConfigError("client_secret_jwt signs with the client secret, and client_secret is not set.",
                           fix="Set client_secret (or use private_key_jwt with client_assertion_key).")
+    from joserfc.errors import JoseError
+    from joserfc.jwk import OctKey
+
     alg = cfg.client_assertion_alg or "HS256"
     try:
         return _sign({"alg": alg, "typ": "JWT"}, claims, OctKey.import_key(cfg.client_secret), alg)

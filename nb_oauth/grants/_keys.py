@@ -11,14 +11,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, JWKRegistry, OctKey, OKPKey, RSAKey
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
-PrivateKey = RSAKey | ECKey | OKPKey
+if TYPE_CHECKING:  # joserfc is imported on first use: `import nb_oauth` stays light
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+    PrivateKey = RSAKey | ECKey | OKPKey
 FIELD = "client_assertion_key"
 
 _EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
@@ -29,7 +29,7 @@ _RSA_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 class SigningKey:
     """A parsed private key, the algorithm it signs with and its ``kid`` (or None)."""
 
-    key: PrivateKey | OctKey
+    key: Any  # a joserfc RSA, EC or OKP private key
     alg: str
     kid: str | None
 
@@ -44,6 +44,9 @@ def load_private_key(text: str) -> PrivateKey:
 
 @functools.lru_cache(maxsize=32)
 def _load(_digest: str, text: str) -> PrivateKey:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import JWKRegistry, OctKey
+
     body = text.strip()
     source = "The client_assertion_key"
     if not body.startswith("{") and "-----BEGIN" not in body:
@@ -99,6 +102,9 @@ def _with_line_breaks(pem: bytes) -> bytes:
 
 
 def _import_pem(data: bytes) -> Any:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import JWKRegistry
+
     data = _with_line_breaks(data)
     errors: list[Exception] = []
     for kind in ("RSA", "EC", "OKP"):
@@ -111,6 +117,8 @@ def _import_pem(data: bytes) -> Any:
 
 def default_alg(key: PrivateKey, *, fapi2: bool = False) -> str:
     """RS256 for RSA (PS256 under FAPI 2.0), ES256 for P-256, EdDSA for Ed25519."""
+    from joserfc.jwk import ECKey, RSAKey
+
     if isinstance(key, RSAKey):
         return "PS256" if fapi2 else "RS256"
     if isinstance(key, ECKey):
@@ -126,6 +134,8 @@ def default_alg(key: PrivateKey, *, fapi2: bool = False) -> str:
 
 
 def check_alg_fits(key: PrivateKey, alg: str, field: str = "client_assertion_alg") -> None:
+    from joserfc.jwk import ECKey, RSAKey
+
     fits = (alg in _RSA_ALGS if isinstance(key, RSAKey)
             else alg == _EC_ALGS.get(key.curve_name) if isinstance(key, ECKey)
             else alg == "EdDSA" and key.curve_name == "Ed25519")
