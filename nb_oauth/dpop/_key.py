@@ -56,13 +56,14 @@ def _generate(alg: str) -> RSAKey | ECKey | OKPKey:
 class DPoPKey:
     """A private key that never leaves this process unencrypted, its public JWK and thumbprint (``jkt``)."""
 
-    __slots__ = ("_header", "_key", "_public", "alg", "jkt")
+    __slots__ = ("_ath", "_header", "_key", "_public", "alg", "jkt")
 
     def __init__(self, key: RSAKey | ECKey | OKPKey, alg: str) -> None:
         self._key = key
         self.alg = alg
         self._public = key.as_dict(private=False)
         self._header = {"typ": PROOF_TYPE, "alg": alg, "jwk": self._public}
+        self._ath: tuple[str, str] | None = None  # (access token, its hash): one token is sent many times
         self.jkt = key.thumbprint()  # RFC 7638, what the server binds the token to (cnf.jkt)
 
     @classmethod
@@ -78,7 +79,10 @@ class DPoPKey:
         claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": method.upper(), "htu": htu(url),
                                   "iat": int(time.time())}
         if access_token is not None:
-            claims["ath"] = access_token_hash(access_token)
+            cached = self._ath
+            if cached is None or cached[0] != access_token:
+                cached = self._ath = (access_token, access_token_hash(access_token))
+            claims["ath"] = cached[1]
         if nonce:
             claims["nonce"] = nonce
         from joserfc import jws

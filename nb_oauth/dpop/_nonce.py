@@ -24,9 +24,15 @@ def server_nonce(url: str) -> str | None:
         return _nonces.get(_origin(url))
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """requests' and httpx's headers are case-insensitive; nb_oauth's own answers have lower-case keys."""
+    value = headers.get(name)
+    return value if value is not None else headers.get(name.lower())
+
+
 def remember_nonce(url: str, headers: Mapping[str, str]) -> str | None:
     """Keep a ``DPoP-Nonce`` the answer carries (any status); returns it."""
-    value = next((v for k, v in headers.items() if k.lower() == "dpop-nonce"), None)
+    value = _header(headers, "DPoP-Nonce")
     if value is None or not _NONCE.match(value.strip()):
         return None
     with _lock:
@@ -40,8 +46,7 @@ def nonce_challenge(status: int, headers: Mapping[str, str], body_error: str | N
     if status == 400 and body_error == "use_dpop_nonce":
         return True
     if status == 401:
-        challenge = next((v for k, v in headers.items() if k.lower() == "www-authenticate"), "")
-        return bool(_USE_NONCE.search(challenge))
+        return bool(_USE_NONCE.search(_header(headers, "WWW-Authenticate") or ""))
     return False
 
 
