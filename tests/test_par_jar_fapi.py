@@ -8,6 +8,7 @@ import time
 import pytest
 
 import nb_oauth
+import nb_oauth.oidc.jwt
 from nb_oauth.dpop import _nonce
 
 from .support import oidc_provider as op
@@ -30,6 +31,7 @@ def test_fapi2_login_with_only_issuer_client_id_key_and_scope(fapi_provider, pro
                                 client_id="fapi", client_assertion_key=fapi_provider.keys.pem("rsa"), scope="openid")
     token = nb_oauth.get_new_access_token(cfg)
     assert token.token_type == "DPoP" and token.token_set.dpop_key is not None
+    assert token.id_token_verified and nb_oauth.oidc.jwt.decode_unverified(token.id_token).header["alg"] == "PS256"
     assert browser_params(provider_login) == ["client_id", "request_uri"]
     titles = [s.title for s in token.trace.steps]
     assert "Pushed authorization request (PAR)" in titles

@@ -70,7 +70,7 @@ def _clients(keys: ClientKeys, mode: str) -> list[dict[str, Any]]:
         return [
             {**common, "client_id": "fapi", "grant_types": code, "token_endpoint_auth_method": "private_key_jwt",
              "jwks": keys.public_jwks(), "dpop_bound_access_tokens": True,
-             "require_pushed_authorization_requests": True},
+             "require_pushed_authorization_requests": True, "id_token_signed_response_alg": "PS256"},
             {"client_id": "rs", "client_secret": secrets.token_urlsafe(32), "grant_types": [], "redirect_uris": [],
              "response_types": [], "token_endpoint_auth_method": "client_secret_basic"},
         ]
@@ -111,7 +111,10 @@ def start(mode: str = "general", *, keys: ClientKeys | None = None, **options: A
     clients = _clients(keys, mode)
     folder = Path(tempfile.mkdtemp(prefix="nb-oauth-oidc-provider-"))
     config = folder / "config.json"
-    config.write_text(json.dumps({"issuer": issuer, "port": port, "mode": mode, "clients": clients, **options}))
+    signing = {"keys": [RSAKey.generate_key(2048, parameters={"kid": "op-rsa"}, private=True).as_dict(private=True),
+                        ECKey.generate_key("P-256", parameters={"kid": "op-ec"}, private=True).as_dict(private=True)]}
+    config.write_text(json.dumps({"issuer": issuer, "port": port, "mode": mode, "clients": clients, "jwks": signing,
+                                  **options}))
     log = folder / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen([node, str(SERVER_DIR / "server.mjs"), str(config)], cwd=SERVER_DIR,

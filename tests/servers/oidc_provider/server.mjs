@@ -3,7 +3,7 @@
 //   node server.mjs CONFIG.json
 //
 // CONFIG.json (written by the test fixture): {"issuer", "port", "mode": "general" | "fapi2",
-// "clients": [client metadata...], "requireNonce": bool, "accessTokenTTL": seconds,
+// "clients": [client metadata...], "jwks": the provider's signing keys (private JWKs), "requireNonce": bool, "accessTokenTTL": seconds,
 // "parTTL": seconds (optional, shorter than oidc-provider's 60 s, to test an expired request_uri)}.
 // Prints "READY <issuer>" on stdout once it listens.
 import { randomBytes } from 'node:crypto';
@@ -22,6 +22,7 @@ const accounts = new Map(Object.entries(config.accounts || {
 
 const provider = new Provider(config.issuer, {
   clients: config.clients,
+  ...(config.jwks ? { jwks: config.jwks } : {}),
   clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'],
   scopes: ['openid', 'offline_access', 'profile', 'email', 'api'],
   claims: { openid: ['sub'], email: ['email'], profile: ['name'] },
