@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_PORT ?= 8750
 LAB_PORT  ?= 8888
 
-.PHONY: test lint demo bench bench-quick install clean
+.PHONY: test lint demo bench bench-quick install clean hub-proxy
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_P
 	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
+# configurable-http-proxy for the JupyterHub tests (tests/hub), pinned by its lock file.
+HUB_PROXY := tests/servers/hub
+$(HUB_PROXY)/node_modules/.package-lock.json: $(HUB_PROXY)/package.json $(HUB_PROXY)/package-lock.json
+	cd $(HUB_PROXY) && npm ci --no-audit --no-fund
+	touch $@
+
+hub-proxy: $(HUB_PROXY)/node_modules/.package-lock.json
+
+test: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed $(HUB_PROXY)/node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -47,4 +55,4 @@ bench-quick: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
 	$(PY) -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(HUB_PROXY)/node_modules $(OIDC_PROVIDER)/node_modules

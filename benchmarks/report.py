@@ -91,6 +91,8 @@ def case_section(case: dict[str, Any]) -> list[str]:
                              [[FIGURES.get(k, k), f"{v:.2f}"] for k, v in extra["medians_ms"].items()])]
     if "memory" in extra:
         lines += ["", *long_run_section(extra)]
+    if "rounds" in extra:
+        lines += ["", *fan_out_section(extra)]
     others = {k: v for k, v in extra.items() if k in SCALARS}
     if others:
         lines += ["", *[f"- {SCALARS[k]}: {_scalar(v)}" for k, v in others.items()]]
@@ -118,6 +120,9 @@ SCALARS = {
     "grant": "grant",
     "threads": "threads",
     "token_lifetime_s": "token lifetime (s)",
+    "refresh_margin_s": "refresh margin (s)",
+    "tasks": "Dask tasks per fan-out",
+    "failed_calls": "failed calls",
     "listener_close_ms": "closing a callback listener right after it served a request (median ms)",
     "load_imports_total_ms": "all imports during `%load_ext nb_oauth` (sum of the top-level `-X importtime` entries, ms)",
 }
@@ -174,6 +179,15 @@ def long_run_section(extra: dict[str, Any]) -> list[str]:
     per = m.get("per_thousand", [])
     trend = ", ".join(f"{p['rss_mib']}" for p in per if p["rss_mib"] is not None)
     return [*table(["", ""], rows), "", f"RSS (MiB) at each thousand calls: {trend}."]
+
+
+def fan_out_section(extra: dict[str, Any]) -> list[str]:
+    rows = [[i + 1, f"{r['seconds']:.2f}", r["lifetimes_elapsed"], r["expiries"], r["refresh_requests"],
+             r["failed_calls"]] for i, r in enumerate(extra["rounds"])]
+    lines = table(["Round", "s (nb_oauth)", "token lifetimes elapsed", "expiries (came due)",
+                   "token-endpoint requests", "failed calls"], rows)
+    times = "; ".join(f"{name}: {', '.join(f'{x:.2f}' for x in v)} s" for name, v in extra["variants_s"].items())
+    return [*lines, "", f"Fan-out wall times per round: {times}."]
 
 
 # -- helpers -----------------------------------------------------------------------------------------

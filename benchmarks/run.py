@@ -20,6 +20,7 @@ from typing import Any
 import nb_oauth
 
 from . import (
+    case_dask,
     case_dpop,
     case_httpx,
     case_load,
@@ -43,6 +44,7 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "load": case_load.run,
     "redirect": case_redirect.run,
     "long_run": case_long_run.run,
+    "dask": case_dask.run,
     "dpop": case_dpop.run,
     "signed_auth": case_signed_auth.run,
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._auth import OAuth2Auth
+from ._auth import OAuth2Auth, auth_for, session_for
 from ._flows import PendingFlow, get_new_access_token, start_flow
 from ._store import TokenExpiredError, TokenStore, tokens
 from ._token import Token
@@ -40,7 +40,11 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import requests
+
+    from . import dask as dask  # loaded on first use, see __getattr__
 
 __version__ = "0.1.0"
 
@@ -85,13 +89,29 @@ __all__ = [
 
 
 def session(name: str) -> requests.Session:
-    """A ``requests.Session`` that sends token ``name``, refreshes it before it expires and retries once on a 401."""
-    return tokens.session(name)
+    """A ``requests.Session`` that sends token ``name``, refreshes it before it expires and retries once on a 401.
+
+    In the kernel the token comes from :data:`tokens`; on a Dask worker, from the tokens the kernel
+    shared with :func:`nb_oauth.dask.share`.
+    """
+    return session_for(name)
 
 
 def auth(name: str) -> OAuth2Auth:
-    """An auth object for ``requests`` (``auth=``) and ``httpx`` (``httpx.Client(auth=...)``, sync and async)."""
-    return tokens.auth(name)
+    """An auth object for ``requests`` (``auth=``) and ``httpx`` (``httpx.Client(auth=...)``, sync and async).
+
+    Pickled (for instance into a Dask task), it carries the token's name, never the token.
+    """
+    return auth_for(name)
+
+
+def __getattr__(name: str) -> ModuleType:
+    """``nb_oauth.dask`` is imported on first use, so ``import nb_oauth`` does not import Dask."""
+    if name == "dask":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.dask")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2Config]:

@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .config import placeholders
 from .display._meanings import ACTORS, PARAMETER_MEANINGS
 from .errors import SECRET_KEYS, mask, redact
 
 __all__ = ["ACTORS", "PARAMETER_MEANINGS", "Step", "Trace"]
+
+#: Headers whose values are shown as sent; every other header value (custom header parameters, API keys,
+#: ``Authorization``, cookies) is a secret for the trace.
+PLAIN_HEADERS = frozenset({"accept", "content-type", "content-length", "user-agent", "accept-encoding"})
 
 def mask_value(key: str, value: Any) -> Any:
     """Mask the value of a secret key; leave the rest (state and challenge are not secrets)."""
@@ -83,6 +88,7 @@ class Trace:
         self._lock = threading.Lock()
         self._secrets: list[str] = []
         self._ordered: list[str] | None = None
+        self._ordered_version = -1
 
     def add_secret(self, *values: str | None) -> None:
         """Values that must never appear in the trace, whatever key they come under."""
@@ -91,8 +97,11 @@ class Trace:
 
     def _ordered_secrets(self) -> list[str]:
         """The secrets longest first, as redact wants them; sorted once per change, not once per value."""
-        if self._ordered is None:
-            self._ordered = sorted({str(s) for s in self._secrets}, key=len, reverse=True)
+        version = placeholders.filled_version()  # values filled from {{placeholders}} are secrets too
+        if self._ordered is None or self._ordered_version != version:
+            self._ordered_version = version
+            self._ordered = sorted({str(s) for s in (*self._secrets, *placeholders.filled_values())},
+                                   key=len, reverse=True)
         return self._ordered
 
     def _clean(self, value: Any) -> Any:
@@ -122,7 +131,7 @@ class Trace:
         duration: float | None = None,
     ) -> Step:
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params or [])
-        shown_headers = {k: ("•••" if k.lower() in ("authorization", "cookie") else v) for k, v in (headers or {}).items()}
+        shown_headers = {k: (v if k.lower() in PLAIN_HEADERS else mask(str(v))) for k, v in (headers or {}).items()}
         step = Step(
             title=title,
             source=source,

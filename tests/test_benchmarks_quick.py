@@ -25,6 +25,7 @@ CASE_NAMES = {
     "long_run",
     "dpop_get",
     "private_key_jwt_fetch",
+    "dask_fan_out",
 }
 CASE_KEYS = {"name", "title", "unit", "ours_median", "baseline_median", "ratio", "repetitions", "target", "pass"}
 
@@ -78,3 +79,12 @@ def test_long_run_fails_no_call_and_crosses_an_expiry(results: dict[str, Any]) -
     assert extra["failures"] == 0
     assert extra["calls"] >= 1000
     assert extra["refreshes"] >= 1
+
+
+def test_dask_fan_out_fails_no_call_and_refreshes_once_per_expiry(results: dict[str, Any]) -> None:
+    extra = case(results, "dask_fan_out")["extra"]
+    assert extra["failed_calls"] == 0 and extra["api_checks_expiry"]
+    for r in extra["rounds"]:
+        # every request at the endpoint came from the kernel (counted one after the other: one may be in flight)
+        assert abs(r["refresh_requests"] - r["store_refreshes"]) <= 1
+        assert r["refresh_requests"] <= r["expiries"] + 1

@@ -12,7 +12,7 @@ from .._transport import (
     PreparedCall,
     parse_token_response,
 )
-from ..config import SECRET_FIELDS, OAuth2Config
+from ..config import SECRET_FIELDS, OAuth2Config, placeholders
 from ..dpop import DPoPKey
 from ..errors import TokenEndpointError
 from ._as_call import send_as_client
@@ -20,7 +20,11 @@ from ._dpop_tokens import bind_token_set, dpop_key_for
 
 
 def config_secrets(cfg: OAuth2Config) -> list[str | None]:
-    return [getattr(cfg, name) for name in SECRET_FIELDS]
+    """The config's secrets (client secret, password, verifier, client key, subject and actor tokens), with the
+    values of its custom header parameters (API keys travel there) and every value filled from a ``{{placeholder}}``."""
+    headers = [v for params in (cfg.auth_request_params, cfg.token_request_params, cfg.refresh_request_params)
+               for _k, v, how in params if how == "header"]
+    return [*(getattr(cfg, name) for name in SECRET_FIELDS), *headers, *placeholders.filled_values()]
 
 
 def body_pairs(encoded: str) -> list[tuple[str, str]]:
