@@ -36,6 +36,12 @@ DEMO_VENV ?= .venv-demo
 demo-venv:
 	$(MAKE) VENV=$(DEMO_VENV) $(DEMO_VENV)/.installed-notebook
 
+# panva's oidc-provider (npm), the certified server of the DPoP / PAR / JAR / FAPI 2.0 tests.
+OIDC_PROVIDER := tests/servers/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # configurable-http-proxy for the JupyterHub tests (tests/hub), pinned by its lock file.
 HUB_PROXY := tests/servers/hub
 $(HUB_PROXY)/node_modules/.package-lock.json: $(HUB_PROXY)/package.json $(HUB_PROXY)/package-lock.json
@@ -44,7 +50,7 @@ $(HUB_PROXY)/node_modules/.package-lock.json: $(HUB_PROXY)/package.json $(HUB_PR
 
 hub-proxy: $(HUB_PROXY)/node_modules/.package-lock.json
 
-test: $(VENV)/.installed-test $(HUB_PROXY)/node_modules/.package-lock.json $(DOT_VENV)/.installed demo-venv
+test: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed $(HUB_PROXY)/node_modules/.package-lock.json $(DOT_VENV)/.installed demo-venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -55,11 +61,11 @@ lint: $(VENV)/.installed-test
 demo: $(VENV)/.installed-notebook
 	$(PY) -m nb_oauth.demo.launch --port $(DEMO_PORT) --lab-port $(LAB_PORT) --notebook notebooks/quickstart.ipynb
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
 	$(PY) -m benchmarks.run
 
-bench-quick: $(VENV)/.installed-test
+bench-quick: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
 	$(PY) -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) $(DOT_VENV) $(DEMO_VENV) build *.egg-info .pytest_cache $(HUB_PROXY)/node_modules
+	rm -rf $(VENV) $(DOT_VENV) $(DEMO_VENV) build *.egg-info .pytest_cache $(HUB_PROXY)/node_modules $(OIDC_PROVIDER)/node_modules

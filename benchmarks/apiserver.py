@@ -39,9 +39,10 @@ Validator = Callable[[str], bool]
 
 
 def _bearer(header: str | None) -> str:
-    if not header or not header.startswith("Bearer "):
+    """The token of ``Bearer <token>`` (or ``DPoP <token>``: the DPoP case sends the same token bound to a key)."""
+    if not header or not header.startswith(("Bearer ", "DPoP ")):
         return ""
-    return header[7:].strip()
+    return header.split(" ", 1)[1].strip()
 
 
 def make_handler(validator: Validator | None) -> type[BaseHTTPRequestHandler]:

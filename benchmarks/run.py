@@ -21,12 +21,14 @@ import nb_oauth
 
 from . import (
     case_dask,
+    case_dpop,
     case_httpx,
     case_load,
     case_long_run,
     case_redirect,
     case_refresh_storm,
     case_requests,
+    case_signed_auth,
     case_token_fetch,
     machine,
     report,
@@ -43,6 +45,8 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "redirect": case_redirect.run,
     "long_run": case_long_run.run,
     "dask": case_dask.run,
+    "dpop": case_dpop.run,
+    "signed_auth": case_signed_auth.run,
 }
 HERE = Path(__file__).resolve().parent
 

@@ -17,6 +17,7 @@ from requests.auth import AuthBase
 
 from ._log_guard import masked_exception
 from ._transport import http_timeout
+from .dpop import proof_for, wants_nonce_retry
 
 if TYPE_CHECKING:
     from ._token import Token, TokenSet
@@ -84,6 +85,7 @@ class OAuth2Auth(AuthBase):
             placed = ("url", value)
         else:
             prefix = cfg.header_prefix.strip() if cfg.header_prefix is not None else ""
+            prefix = "DPoP" if token_set.dpop_key is not None else prefix  # RFC 9449 §7.1
             placed = ("header", f"{prefix} {value}" if prefix else value)
         self._placed = (token_set, how, placed)
         return placed
@@ -102,11 +104,15 @@ class OAuth2Auth(AuthBase):
             r.headers["Authorization"] = value
         else:
             r.prepare_url(_without_param(r.url or "", "access_token"), {"access_token": value})
+        proof = proof_for(token_set, r.method or "GET", r.url or "", token_set.access_token)
+        if proof is not None:
+            r.headers["DPoP"] = proof
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         token_set = self.store.current(self.name)
         self._apply_requests(r, token_set)
         r._nb_oauth_sent = token_set.access_token  # type: ignore[attr-defined]
+        r._nb_oauth_set = token_set  # type: ignore[attr-defined]
         r.hooks["response"].append(self._retry_on_401)
         return r
 
@@ -130,10 +136,12 @@ class OAuth2Auth(AuthBase):
         request = r.request
         self._guard(r)
         self._hint_on_bare_403(r.status_code, r.headers, request.url)
+        sent_set = getattr(request, "_nb_oauth_set", None)
+        nonce_retry = sent_set is not None and wants_nonce_retry(sent_set, request.url or "", r.status_code, r.headers)
         if r.status_code != 401 or getattr(request, "_nb_oauth_retried", False):
             return r
         sent = getattr(request, "_nb_oauth_sent", None)
-        new = self.store.refresh_after_401(self.name, sent) if sent else None
+        new = sent_set if nonce_retry else self.store.refresh_after_401(self.name, sent) if sent else None
         if new is None:
             return r
         r.content  # noqa: B018 - drain so the connection can be reused
@@ -142,6 +150,7 @@ class OAuth2Auth(AuthBase):
         self._apply_requests(retry, new)
         retry._nb_oauth_retried = True  # type: ignore[attr-defined]
         retry._nb_oauth_sent = new.access_token  # type: ignore[attr-defined]
+        retry._nb_oauth_set = new  # type: ignore[attr-defined]
         kwargs.setdefault("timeout", http_timeout())
         second = r.connection.send(retry, **kwargs)
         second.history.append(r)
@@ -160,13 +169,19 @@ class OAuth2Auth(AuthBase):
             request.headers["Authorization"] = value
         else:
             request.url = request.url.copy_set_param("access_token", value)
+        proof = proof_for(token_set, request.method, str(request.url), token_set.access_token)
+        if proof is not None:
+            request.headers["DPoP"] = proof
 
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         token_set = self.store.current(self.name)
         self._apply_httpx(request, token_set)
         response = self._guard((yield request))
         self._hint_on_bare_403(response.status_code, response.headers, str(request.url))
-        if response.status_code == 401 and _same_origin(request, response):
+        if wants_nonce_retry(token_set, str(request.url), response.status_code, response.headers):
+            self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
+            self._guard((yield request))
+        elif response.status_code == 401 and _same_origin(request, response):
             new = self.store.refresh_after_401(self.name, token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
@@ -180,7 +195,10 @@ class OAuth2Auth(AuthBase):
         self._apply_httpx(request, token_set)
         response = self._guard((yield request))
         self._hint_on_bare_403(response.status_code, response.headers, str(request.url))
-        if response.status_code == 401 and _same_origin(request, response):
+        if wants_nonce_retry(token_set, str(request.url), response.status_code, response.headers):
+            self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
+            self._guard((yield request))
+        elif response.status_code == 401 and _same_origin(request, response):
             new = await anyio.to_thread.run_sync(self.store.refresh_after_401, self.name, token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)

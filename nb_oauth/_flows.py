@@ -114,6 +114,11 @@ class PendingFlow:
             return client_credentials.fetch(cfg, self.trace)
         if cfg.grant_type == "password_credentials":
             return password.fetch(cfg, self.trace)
+        if cfg.grant_type == "token_exchange":
+            from ._store import tokens
+            from .grants import token_exchange
+
+            return token_exchange.fetch(cfg, self.trace, subject_token=tokens.subject_token(cfg))
         if cfg.grant_type == "device_code":
             from .redirect.callback import default_authorize_using_browser
 

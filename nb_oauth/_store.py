@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import _log_guard
 from ._auth import OAuth2Auth, auth_for, session_for, set_default_source
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: After a failed refresh, callers within this many seconds get the same error without a new request.
 FAILURE_HOLD_SECONDS = 2.0
+#: Grants that get a new token without a refresh token (no user involved).
+RENEWABLE_GRANTS = ("client_credentials", "token_exchange")
 
 
 @dataclass
@@ -184,7 +186,7 @@ class TokenStore:
                                         fix=f"Refresh it with tokens.refresh({name!r}), or turn auto_refresh on.")
             return token_set
         left = token_set.seconds_left()
-        if not token_set.refresh_token and entry.config.grant_type != "client_credentials" and left is not None \
+        if not token_set.refresh_token and entry.config.grant_type not in RENEWABLE_GRANTS and left is not None \
                 and left > 0:
             return token_set  # nothing to renew it with: it is still valid, so use it until it expires
         try:
@@ -271,11 +273,45 @@ class TokenStore:
             new = refresh_grant(cfg, current, trace)
         elif cfg.grant_type == "client_credentials":
             new = client_credentials.fetch(cfg, trace)
+        elif cfg.grant_type == "token_exchange":  # exchanged again from the current subject token
+            from .grants import token_exchange
+
+            new = token_exchange.fetch(cfg, trace, subject_token=self.subject_token(cfg), renewing=True)
         else:
             raise RefreshError(f"Token {name!r} has no refresh token, so it cannot be renewed without a new login.",
                                fix=f"Log in again: %oauth_token {name} (or get_new_access_token); the old token "
                                    "stays visible until then.")
         return verify_id_token(cfg, new, trace=trace, previous=current)
+
+    def subject_token(self, cfg: OAuth2Config) -> str | None:
+        """For token exchange: the current access token of ``subject_token_name`` (refreshed first if due)."""
+        if not cfg.subject_token_name:
+            return None
+        if cfg.subject_token_name == cfg.token_name:
+            from .errors import ConfigError
+
+            raise ConfigError("subject_token_name names the token being made.",
+                              fix="Name another stored token, the one to exchange.")
+        return self.current(cfg.subject_token_name).access_token
+
+    # -- asking the server about a token -------------------------------------------------------------
+
+    def introspect(self, name: str) -> dict[str, Any]:
+        """RFC 7662: what the server says about the access token (``{"active": False, ...}`` once it is dead)."""
+        from .grants.introspection import introspect
+        from .grants.resolve import resolve_config
+
+        entry = self._entry(name)
+        return introspect(resolve_config(entry.config), entry.token.token_set, entry.token.trace)
+
+    def userinfo(self, name: str) -> dict[str, Any]:
+        """The OpenID userinfo claims for the token (refreshed first if due); their ``sub`` is the ID token's."""
+        from .grants.introspection import userinfo
+        from .grants.resolve import resolve_config
+
+        entry = self._entry(name)
+        token_set = self.current(name)
+        return userinfo(resolve_config(entry.config), token_set, entry.token.trace)
 
     # -- revoking and forgetting ---------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ._auth import OAuth2Auth
     from ._trace import Trace
+    from .dpop import DPoPKey
 
 #: Longest lifetime we turn into a date; beyond it ``expires_in`` is treated as "does not expire soon".
 MAX_LIFETIME = timedelta(days=365 * 100)
@@ -48,6 +49,8 @@ class TokenSet:
     raw: Mapping[str, Any] = field(default_factory=dict)
     requested_scope: str | None = None
     id_token_verified: bool = False
+    #: The private key a DPoP-bound token is bound to (RFC 9449); None for a Bearer token.
+    dpop_key: DPoPKey | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_response(
@@ -85,6 +88,7 @@ class TokenSet:
             requested_scope=requested_scope if requested_scope is not None else (previous.requested_scope if previous else None),
             # an ID token kept from before keeps its verdict; a new one is verified by the flow
             id_token_verified=bool(previous and not raw.get("id_token") and previous.id_token_verified),
+            dpop_key=previous.dpop_key if previous else None,
         )
 
     def seconds_left(self, now: float | None = None) -> float | None:

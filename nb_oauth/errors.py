@@ -51,6 +51,8 @@ SECRET_KEYS = frozenset(
         "assertion",
         "client_assertion",
         "token",
+        "subject_token",
+        "actor_token",
     }
 )
 
@@ -101,7 +103,8 @@ SERVER_ERROR_FIXES: dict[str, str] = {
     "invalid_grant": "The code, refresh token or credentials were refused (expired, already used, revoked, or "
                      "issued to another client or redirect URI): log in again.",
     "invalid_client": "Check Client ID and Client Secret, and Client Authentication (header = HTTP Basic, "
-                      "body = form fields): servers accept only the one registered.",
+                      "body = form fields, private_key_jwt = the client_assertion_key whose public key is registered): "
+                      "servers accept only the one registered.",
     "unauthorized_client": "This client is not allowed this grant type; check Grant Type or the client's "
                            "registration at the provider.",
     "unsupported_grant_type": "The server does not offer this grant type; pick another Grant Type.",
@@ -110,6 +113,14 @@ SERVER_ERROR_FIXES: dict[str, str] = {
     "server_error": "The provider had an internal error; try again later.",
     "temporarily_unavailable": "The provider is busy or down; try again later.",
     "expired_token": "The code expired before it was approved; start again and approve sooner.",
+    "use_dpop_nonce": "The server asked for a new DPoP nonce again after nb_oauth's one retry with the nonce it "
+                      "gave; it keeps rejecting nonces, so check the server's DPoP nonce handling (and the clock).",
+    "invalid_dpop_proof": "The server refused the DPoP proof: check dpop_alg against the algorithms it accepts, "
+                          "and that the token is used with the key it was issued for.",
+    "invalid_request_uri": "The pushed authorization request had expired or was already used: log in again and "
+                           "finish within the request_uri's lifetime.",
+    "invalid_request_object": "The server refused the signed request object: check client_assertion_key, "
+                              "client_assertion_alg and the public key the provider has registered for the client.",
 }
 
 

@@ -356,6 +356,121 @@ Every one of these failures came with its reason, and none showed a secret. The 
 not magic: a few random values and one-time codes, checked at the right moments, and now you
 have seen each check happen.
 """),
+    md("""
+# Part three: sender-constrained tokens, signed client auth and pushed requests
+
+Everything above still has one weakness: a **bearer** token works for whoever holds it. Copy it
+out of a log and you are the user. The FAPI 2.0 Security Profile (what banks and health APIs now
+require) closes that gap with three tools, and this chapter shows each one at work:
+
+* **DPoP** (RFC 9449): every token is bound to a key pair that never leaves the kernel. Each
+  request carries a fresh *proof*, a small JWT signed with that key, naming the method, the URL
+  and a hash of the token. A stolen token without the key is useless; a replayed proof is refused.
+* **private_key_jwt** (RFC 7523): instead of a shared secret, the client signs a short-lived
+  assertion with its own private key on every request to the authorization server.
+* **PAR** (RFC 9126): the authorization parameters are pushed to the server directly; the browser
+  only carries an opaque `request_uri`, so nothing in the URL can be read or altered.
+
+The demo server has no DPoP, so this part runs against **panva's oidc-provider**, a certified
+OpenID provider, with a resource server that checks every DPoP proof. Both need the test set-up
+(`make test` installs them: Node.js and `npm ci` in `tests/servers/oidc_provider`).
+"""),
+    code('''
+import sys
+from pathlib import Path
+
+ROOT = Path(nb_oauth.__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+try:
+    from tests.support import oidc_provider
+    from tests.support.dpop_resource_server import DPoPResourceServer
+    from tests.support.provider_login import run as person_logs_in_at_provider
+
+    provider_run = oidc_provider.start("general", requireNonce=True)
+    PROVIDER = provider_run.__enter__()
+    API = DPoPResourceServer(PROVIDER.issuer + "/token/introspection", "rs", PROVIDER.secret("rs"),
+                             require_nonce=True).start()
+    CLIENT_KEY = PROVIDER.keys.jwk_text("ec")   # the client's private key: a secret, used through {{CLIENT_KEY}}
+    print("oidc-provider:", PROVIDER.issuer, "| DPoP-checking API:", API.url)
+except Exception as exc:  # not installed: the rest of this part is skipped
+    PROVIDER = None
+    print(f"This part needs the test set-up (make test installs it): {type(exc).__name__}: {exc}")
+'''),
+    md("""
+### A DPoP-bound token, fetched with a signed client assertion
+
+`dpop=True` gives the token its own key pair; `private_key_jwt` signs a fresh assertion with the
+client's key. The trace shows each DPoP proof decoded (its header holds only the *public* key),
+and the server asking for a **nonce** (`use_dpop_nonce`) before it answers: nb_oauth retries once,
+with the nonce in a new proof.
+"""),
+    code('''
+if PROVIDER:
+    bound = nb_oauth.get_new_access_token(nb_oauth.OAuth2Config(
+        token_name="bound", grant_type="client_credentials", issuer=PROVIDER.issuer, client_id="pkjwt",
+        client_authentication="private_key_jwt", client_assertion_key="{{CLIENT_KEY}}", scope="api", dpop=True))
+    print("token_type:", bound.token_type, "| bound to key", bound.token_set.dpop_key)
+    display(bound.trace)
+'''),
+    md("""
+The API checks the proof's signature, its `htm`/`htu`/`ath`, a fresh `jti`, its own nonce (one
+more retry), and that the token's `cnf.jkt` (from introspection) is the proof key's thumbprint.
+"""),
+    code('''
+if PROVIDER:
+    r = nb_oauth.session("bound").get(API.url + "/accounts")
+    print(r.status_code, r.json(), "| nonce challenges so far:", API.stats.nonce_challenges)
+'''),
+    md("""
+### A stolen DPoP token, without its key
+
+The thief has the token string, but not the private key, so they cannot sign a proof. Sent as a
+Bearer token or as DPoP without a proof, it is refused.
+"""),
+    code('''
+if PROVIDER:
+    stolen = bound.access_token
+    for scheme in ("Bearer", "DPoP"):
+        r = requests.get(API.url + "/accounts", headers={"Authorization": f"{scheme} {stolen}"}, timeout=5)
+        print(f"stolen token as {scheme}: {r.status_code} {r.json()['error']}")
+'''),
+    md("""
+### A replayed proof
+
+A thief who also copied a whole request (token *and* proof) tries to send it again. Each proof has
+a unique `jti`, and the API has seen this one: refused.
+"""),
+    code('''
+if PROVIDER:
+    sent = nb_oauth.session("bound").get(API.url + "/accounts")
+    replay = requests.get(API.url + "/accounts", headers=dict(sent.request.headers), timeout=5)
+    print("original:", sent.status_code, "| replayed proof:", replay.status_code, replay.json()["why"])
+'''),
+    md("""
+### PAR: the parameters stay out of the browser
+
+With `use_par=True` the notebook pushes scope, redirect URI, state, PKCE challenge and the DPoP key
+thumbprint to the server first. The link the browser gets holds only `client_id` and a
+`request_uri` that expires in a minute.
+"""),
+    code('''
+if PROVIDER:
+    from urllib.parse import parse_qsl, urlsplit
+
+    flow = nb_oauth.start_flow(nb_oauth.OAuth2Config(
+        token_name="pushed", grant_type="authorization_code_with_pkce", issuer=PROVIDER.issuer, client_id="public",
+        scope="openid email", use_par=True, dpop=True), open_browser=False)
+    print("the browser sees only:", sorted(k for k, _ in parse_qsl(urlsplit(flow.authorization_url).query)))
+    person_logs_in_at_provider(flow.authorization_url)
+    pushed = flow.wait()
+    print("logged in:", pushed.token_type, "| userinfo:", nb_oauth.tokens.userinfo("pushed"))
+    display(pushed.trace)
+'''),
+    code('''
+if PROVIDER:
+    API.stop()
+    provider_run.__exit__(None, None, None)
+'''),
 ]
 
 

@@ -15,6 +15,9 @@ from nb_oauth.config import placeholders
 from nb_oauth.oidc import discovery
 from nb_oauth.redirect import callback
 
+#: oidc-provider (the DPoP / PAR / JAR / FAPI 2.0 server) and its fixtures, shared by every module.
+pytest_plugins = ["tests.support.oidc_provider"]
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -23,6 +23,8 @@ CASE_NAMES = {
     "extension_load",
     "redirect_to_token",
     "long_run",
+    "dpop_get",
+    "private_key_jwt_fetch",
     "dask_fan_out",
 }
 CASE_KEYS = {"name", "title", "unit", "ours_median", "baseline_median", "ratio", "repetitions", "target", "pass"}

@@ -23,6 +23,7 @@ GrantType = Literal[
     "password_credentials",
     "client_credentials",
     "device_code",
+    "token_exchange",
 ]
 GRANT_TYPES: tuple[str, ...] = typing.get_args(GrantType)
 #: Other spellings users (and other tools) use for the same grants.
@@ -34,6 +35,7 @@ GRANT_ALIASES: dict[str, str] = {
     "device": "device_code",
     "urn:ietf:params:oauth:grant-type:device_code": "device_code",
     "token": "implicit",
+    "urn:ietf:params:oauth:grant-type:token-exchange": "token_exchange",
 }
 REDIRECT_GRANTS = frozenset({"authorization_code", "authorization_code_with_pkce", "implicit"})
 SEND_AS = ("body", "url", "header")
@@ -49,9 +51,10 @@ URL_FIELDS = (
     "userinfo_url",
     "jwks_url",
     "issuer",
+    "par_url",
 )
 PARAM_FIELDS = ("auth_request_params", "token_request_params", "refresh_request_params")
-SECRET_FIELDS = ("client_secret", "password", "code_verifier")
+SECRET_FIELDS = ("client_secret", "password", "code_verifier", "client_assertion_key", "subject_token", "actor_token")
 
 CustomParam = tuple[str, str, str]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from . import placeholders
+from . import _modern, placeholders
 from ._checks import (
     PARAM_FIELDS,
     REDIRECT_GRANTS,
@@ -30,6 +30,7 @@ from ._checks import (
     normalise_grant_type,
     normalise_params,
 )
+from ._modern import ACCESS_TOKEN_TYPE, CLIENT_AUTH_ALIASES, CLIENT_AUTH_METHODS
 
 
 @dataclass
@@ -80,6 +81,24 @@ class OAuth2Config:
     callback_timeout: float | None = field(default=None, metadata={"label": "Callback timeout (s)", "extra": True})
     validate_id_token: bool = field(default=True, metadata={"label": "Validate ID token", "extra": True})
     nonce: str | None = field(default=None, metadata={"label": "Nonce", "extra": True})
+    # -- modern OAuth security (signed client auth, DPoP, PAR, JAR, FAPI 2.0, token exchange) --
+    client_assertion_key: str | None = field(default=None, metadata={"label": "Client Assertion Key", "extra": True,
+                                                                     "secret": True})
+    client_assertion_kid: str | None = field(default=None, metadata={"label": "Client Assertion Key ID", "extra": True})
+    client_assertion_alg: str | None = field(default=None, metadata={"label": "Client Assertion Algorithm",
+                                                                     "extra": True})
+    dpop: bool = field(default=False, metadata={"label": "DPoP (sender-constrained token)", "extra": True})
+    dpop_alg: str = field(default="ES256", metadata={"label": "DPoP Algorithm", "extra": True})
+    use_par: bool | None = field(default=None, metadata={"label": "Pushed Authorization Request (PAR)", "extra": True})
+    par_url: str | None = field(default=None, metadata={"label": "PAR URL", "extra": True})
+    request_object: bool = field(default=False, metadata={"label": "Signed Request Object (JAR)", "extra": True})
+    security_profile: str | None = field(default=None, metadata={"label": "Security Profile", "extra": True})
+    subject_token: str | None = field(default=None, metadata={"label": "Subject Token", "extra": True, "secret": True})
+    subject_token_name: str | None = field(default=None, metadata={"label": "Subject Token Name", "extra": True})
+    subject_token_type: str = field(default=ACCESS_TOKEN_TYPE, metadata={"label": "Subject Token Type", "extra": True})
+    actor_token: str | None = field(default=None, metadata={"label": "Actor Token", "extra": True, "secret": True})
+    actor_token_type: str | None = field(default=None, metadata={"label": "Actor Token Type", "extra": True})
+    requested_token_type: str | None = field(default=None, metadata={"label": "Requested Token Type", "extra": True})
 
     def __post_init__(self) -> None:
         self.grant_type = normalise_grant_type(self.grant_type)
@@ -99,9 +118,8 @@ class OAuth2Config:
         if not self.token_name or not self.token_name.strip():
             raise ConfigError("token_name is empty.", fix="Give the token a name, e.g. token_name='github'.")
         self.token_name = self.token_name.strip()
-        self.client_authentication = _choice("client_authentication", self.client_authentication, ("header", "body"),
-                                             aliases={"basic": "header", "client_secret_basic": "header",
-                                                      "client_secret_post": "body", "in_body": "body"})
+        self.client_authentication = _choice("client_authentication", self.client_authentication, CLIENT_AUTH_METHODS,
+                                             aliases=CLIENT_AUTH_ALIASES)
         self.code_challenge_method = _choice("code_challenge_method", self.code_challenge_method, ("S256", "plain"),
                                              aliases={"s256": "S256", "sha-256": "S256", "sha256": "S256",
                                                       "PLAIN": "plain"})
@@ -121,6 +139,7 @@ class OAuth2Config:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
                 raise ConfigError(f"{name} must be a number of seconds ≥ 0.", fix=f"Pass e.g. {name}=60.")
+        _modern.normalise(self)
         self._check_static()
 
     # -- checks -----------------------------------------------------------------------------------
@@ -142,15 +161,16 @@ class OAuth2Config:
         missing: list[str] = []
         if grant in REDIRECT_GRANTS and not self.auth_url:
             missing.append("auth_url")
-        if grant != "implicit" and not self.access_token_url:
+        if grant not in ("implicit", "token_exchange") and not self.access_token_url:
             missing.append("access_token_url")
         if grant == "device_code" and not self.device_authorization_url:
             missing.append("device_authorization_url")
         if grant in ("authorization_code", "authorization_code_with_pkce", "implicit", "device_code",
                      "client_credentials") and not self.client_id:
             missing.append("client_id")
-        if grant == "client_credentials" and not self.client_secret:
+        if grant == "client_credentials" and not self.client_secret and self.client_authentication != "private_key_jwt":
             missing.append("client_secret")
+        missing += [name for name in _modern.missing_fields(self) if name not in missing]
         if grant == "password_credentials":
             missing += [name for name in ("username", "password") if not getattr(self, name)]
         if missing:

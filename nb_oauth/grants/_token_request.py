@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
@@ -11,20 +10,21 @@ from .._token import TokenSet
 from .._trace import Trace
 from .._transport import (
     PreparedCall,
-    apply_client_authentication,
     parse_token_response,
-    send,
 )
-from ..config import OAuth2Config, placeholders
+from ..config import SECRET_FIELDS, OAuth2Config, placeholders
+from ..dpop import DPoPKey
 from ..errors import TokenEndpointError
+from ._as_call import send_as_client
+from ._dpop_tokens import bind_token_set, dpop_key_for
 
 
 def config_secrets(cfg: OAuth2Config) -> list[str | None]:
-    """The config's secrets, with the values of its custom header parameters (API keys travel there) and every
-    value filled from a ``{{placeholder}}``."""
+    """The config's secrets (client secret, password, verifier, client key, subject and actor tokens), with the
+    values of its custom header parameters (API keys travel there) and every value filled from a ``{{placeholder}}``."""
     headers = [v for params in (cfg.auth_request_params, cfg.token_request_params, cfg.refresh_request_params)
                for _k, v, how in params if how == "header"]
-    return [cfg.client_secret, cfg.password, cfg.code_verifier, *headers, *placeholders.filled_values()]
+    return [*(getattr(cfg, name) for name in SECRET_FIELDS), *headers, *placeholders.filled_values()]
 
 
 def body_pairs(encoded: str) -> list[tuple[str, str]]:
@@ -49,18 +49,23 @@ def request_token(
     extra_secrets: Sequence[str | None] = (),
     error_cls: type[TokenEndpointError] = TokenEndpointError,
     requested_scope: str | None = None,
+    dpop_key: DPoPKey | None = None,
 ) -> TokenSet:
-    """POST to the token endpoint and return the checked token set."""
-    call = PreparedCall("POST", url or cfg.access_token_url or "", list(grant_params))
-    if include_audience:
-        call.body.extend(audience_and_resource(cfg))
-    apply_client_authentication(call, cfg.client_id, cfg.client_secret, cfg.client_authentication)
-    call.add_custom(cfg.token_request_params if custom is None else custom)
+    """POST to the token endpoint and return the checked token set (DPoP-bound when the config says so)."""
+
+    def build() -> PreparedCall:
+        call = PreparedCall("POST", url or cfg.access_token_url or "", list(grant_params))
+        if include_audience:
+            call.body.extend(audience_and_resource(cfg))
+        call.add_custom(cfg.token_request_params if custom is None else custom)
+        return call
+
     secrets = [*config_secrets(cfg), *extra_secrets, *(previous.secrets() if previous else [])]
     if trace is not None:
         trace.add_secret(*[s for s in secrets if s])
-    started = time.time()
-    resp = send(call, secrets=secrets, what=title.lower())
+    key = dpop_key_for(cfg, previous, dpop_key)
+    sent = send_as_client(cfg, build, secrets=secrets, what=title.lower(), dpop_key=key, trace=trace)
+    call, resp, started = sent.call, sent.response, sent.started
     scope_asked = cfg.scope if requested_scope is None else requested_scope
     try:
         fields, warnings = parse_token_response(resp, requested_scope=scope_asked, secrets=secrets,
@@ -71,7 +76,7 @@ def request_token(
                          headers=call.headers, status=resp.status, started=started, duration=resp.elapsed,
                          response={"error": exc.error, "error_description": exc.error_description}, kind="error")
         raise
-    token_set = TokenSet.from_response(fields, requested_scope=scope_asked, previous=previous)
+    token_set = bind_token_set(cfg, TokenSet.from_response(fields, requested_scope=scope_asked, previous=previous), key)
     if trace is not None:
         trace.add_secret(*token_set.secrets())
         shown_params = list(call.body) + ([("Authorization", "Basic (client_id:client_secret)")] if call.basic_auth else [])

@@ -16,9 +16,7 @@ from .._token import TokenSet
 from .._trace import Trace
 from .._transport import (
     PreparedCall,
-    apply_client_authentication,
     raise_for_oauth_error,
-    send,
 )
 from ..config import OAuth2Config
 from ..errors import (
@@ -29,6 +27,8 @@ from ..errors import (
 )
 from ..redirect.browser import open_in_browser
 from ..redirect.listener import callback_timeout
+from ._as_call import send_as_client
+from ._client_auth import authenticate
 from ._token_request import (
     audience_and_resource,
     body_pairs,
@@ -43,18 +43,28 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, cancel: threading.Event | N
           open_browser: bool = True, timeout: float | None = None) -> TokenSet:
     cancel = cancel or threading.Event()
     secrets = config_secrets(cfg)
-    call = PreparedCall("POST", cfg.device_authorization_url or "")
-    if cfg.scope:
-        call.body.append(("scope", cfg.scope))
-    call.body.extend(audience_and_resource(cfg))
-    apply_client_authentication(call, cfg.client_id, cfg.client_secret, cfg.client_authentication)
-    if not any(k == "client_id" for k, _ in call.body):
-        # RFC 8628 §3.1 asks for client_id in the body; some servers (django-oauth-toolkit) read it from
-        # there even when the client authenticates with HTTP Basic, which RFC 6749 §2.3.1 allows beside it.
-        call.body.append(("client_id", cfg.client_id or ""))
-    call.add_custom(cfg.auth_request_params)
+
+    def build() -> PreparedCall:
+        call = PreparedCall("POST", cfg.device_authorization_url or "")
+        if cfg.scope:
+            call.body.append(("scope", cfg.scope))
+        call.body.extend(audience_and_resource(cfg))
+        return call
+
+    def authenticated() -> PreparedCall:
+        call = build()
+        secrets.extend(authenticate(call, cfg))
+        if not any(k == "client_id" for k, _ in call.body):
+            # RFC 8628 §3.1 asks for client_id in the body; some servers (django-oauth-toolkit) read it from
+            # there even when the client authenticates with HTTP Basic, which RFC 6749 §2.3.1 allows beside it.
+            call.body.append(("client_id", cfg.client_id or ""))
+        call.add_custom(cfg.auth_request_params)
+        return call
+
     started = time.time()
-    resp = send(call, secrets=secrets, what="device authorization request")
+    sent = send_as_client(cfg, authenticated, secrets=secrets, what="device authorization request",
+                          authenticate_client=False)
+    call, resp = sent.call, sent.response
     data = raise_for_oauth_error(resp, what="device authorization request", error_cls=TokenEndpointError,
                                  secrets=secrets)
     device_code, user_code = data.get("device_code"), data.get("user_code")

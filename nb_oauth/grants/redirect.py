@@ -22,6 +22,7 @@ from .._token import TokenSet
 from .._trace import Trace
 from .._transport import _check_fields, narrowed_scope_notice
 from ..config import OAuth2Config, is_loopback_host
+from ..dpop import DPoPKey
 from ..errors import (
     AuthorizationDeniedError,
     FlowTimeoutError,
@@ -46,8 +47,10 @@ from ._token_request import (
     config_secrets,
     request_token,
 )
+from .par import PushedRequest, browser_url
 
 PKCE_VERIFIER_LENGTH = 64
+PAR_GRACE = 1.0  # seconds past a pushed request's expiry before it is pushed again
 
 
 def _https_view(url: str) -> str:
@@ -125,6 +128,9 @@ class RedirectFlow:
         self.redirect_uri: str = ""
         self.authorization_url: str = ""
         self.deadline: float = 0.0
+        self.dpop_key = DPoPKey.generate(cfg.dpop_alg) if cfg.dpop and not self.implicit else None
+        self.pushed: PushedRequest | None = None
+        self._built_url = ""
 
     # -- step 1: the authorization request -----------------------------------------------------------
 
@@ -161,6 +167,8 @@ class RedirectFlow:
                                                    if how != "header" and k != "response_type"]
         if url_params:
             url = add_params_to_uri(url, url_params)
+        self._built_url = url
+        url, self.pushed = browser_url(cfg, url, dpop_key=self.dpop_key, trace=self.trace)
         self.authorization_url = url
         self.deadline = time.time() + self.timeout
         if self.trace is not None:
@@ -205,6 +213,7 @@ class RedirectFlow:
                             " or use grant_type='device_code'.")
                 return self.complete(pasted)
             assert self.listener is not None
+            self._push_again_if_expired()
             try:
                 result = self.listener.wait(max(0.1, self.deadline - time.time()), described_timeout=self.timeout)
             except FlowTimeoutError as exc:
@@ -222,6 +231,30 @@ class RedirectFlow:
         elif self.redirect_uri and self.redirect_uri not in text:
             text += f" The callback URL is {self.redirect_uri}."
         return FlowTimeoutError(text, fix=exc.fix)
+
+    def _push_again_if_expired(self) -> None:
+        """A pushed request lives about a minute: if nothing came back by then, push once more and offer the new link."""
+        listener, pushed = self.listener, self.pushed
+        if listener is None or pushed is None:
+            return
+        while time.time() < min(pushed.expires_at + PAR_GRACE, self.deadline):
+            if listener.result is not None or listener.error is not None:
+                return
+            time.sleep(0.2)
+        if listener.result is not None or listener.error is not None or time.time() >= self.deadline:
+            return
+        url, self.pushed = browser_url(self.cfg, self._built_url, dpop_key=self.dpop_key, trace=self.trace)
+        self.authorization_url = url
+        if self.trace is not None:
+            self.trace.record("Pushed request expired: pushed again", "notebook", "browser", kind="redirect",
+                              method="GET", url=url, note="The first request_uri expired before the login came back; "
+                              "a fresh one replaces it (once).")
+        presenter().notice("The login link expired (a pushed authorization request lives only "
+                           f"{pushed.lifetime:g} s); here is a fresh one.")
+        if self.open_browser:
+            open_in_browser(url)
+        presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
+                                      cancel_url=self.plan.abort_url(listener.port, self.state))
 
     def complete(self, redirected_url: str) -> TokenSet:
         """Paste mode: finish with the address the browser landed on."""
@@ -256,7 +289,11 @@ class RedirectFlow:
         return self._exchange_code(params)
 
     def _check_issuer(self, iss: str | None) -> None:
-        """RFC 9207: an ``iss`` in the authorization response must be the issuer we talk to."""
+        """RFC 9207: an ``iss`` in the authorization response must be the issuer we talk to (FAPI 2.0: and be there)."""
+        if iss is None and self.cfg.security_profile == "fapi2":
+            raise StateMismatchError("The authorization response carries no iss, which the FAPI 2.0 Security Profile "
+                                     "requires (RFC 9207 mix-up defence).",
+                                     fix="Check that the issuer is a FAPI 2.0 provider (it must send iss).")
         if not self.cfg.issuer:
             return
         if iss is None:
@@ -303,10 +340,15 @@ class RedirectFlow:
         except MismatchingStateError:
             raise StateMismatchError("The redirect's state does not match this login.") from None
         except OAuth2Error as exc:
+            if exc.error == "invalid_request_uri" and self.pushed is not None:
+                raise AuthorizationDeniedError(
+                    "The pushed authorization request had expired (or was used) when the browser arrived.",
+                    error=exc.error, error_description=exc.description,
+                    fix=f"Run the login again and finish it within {self.pushed.lifetime:g} s of opening the link.") from None
             raise AuthorizationDeniedError("The authorization failed.", error=exc.error,
                                            error_description=exc.description) from None
         body = client.prepare_request_body(code=code, redirect_uri=self.redirect_uri, include_client_id=False,
                                            code_verifier=self.code_verifier)
         return request_token(self.cfg, body_pairs(body), trace=self.trace,
                              title="Token request (authorization code" + (" + PKCE)" if self.code_verifier else ")"),
-                             extra_secrets=[code, self.code_verifier, *config_secrets(self.cfg)])
+                             extra_secrets=[code, self.code_verifier, *config_secrets(self.cfg)], dpop_key=self.dpop_key)

@@ -43,7 +43,12 @@ CONFIGURE = ("token_name", "grant_type", "issuer", "callback_url", "authorize_us
              "access_token_url", "device_authorization_url", "username", "password", "client_id", "client_secret",
              "code_challenge_method", "code_verifier", "scope", "state", "client_authentication")
 ADVANCED = ("refresh_token_url", "revocation_url", "auth_request_params", "token_request_params",
-            "refresh_request_params", "audience", "resource", "allow_insecure_http")
+            "refresh_request_params", "audience", "resource", "allow_insecure_http",
+            # modern OAuth security: signed client auth, DPoP, PAR, JAR, FAPI 2.0, token exchange
+            "security_profile", "client_assertion_key", "client_assertion_kid", "client_assertion_alg", "dpop",
+            "dpop_alg", "use_par", "par_url", "request_object", "introspection_url", "userinfo_url",
+            "subject_token", "subject_token_name", "subject_token_type", "actor_token", "actor_token_type",
+            "requested_token_type")
 CURRENT = ("add_token_to", "header_prefix", "auto_refresh", "share", "use_token_type")
 #: Current Token settings that also change the selected stored token at once (read when it is used).
 LIVE_SETTINGS = ("add_token_to", "header_prefix", "auto_refresh", "use_token_type")

@@ -13,7 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..config import GRANT_TYPES, REDIRECT_GRANTS, SEND_AS, field_labels
+from ..config import GRANT_TYPES, REDIRECT_GRANTS, SECRET_FIELDS, SEND_AS, field_labels
 from ..config.placeholders import has_placeholder
 
 DESCRIPTION_WIDTH = "180px"
@@ -26,10 +26,18 @@ GRANT_LABELS: dict[str, str] = {
     "password_credentials": "Password Credentials",
     "client_credentials": "Client Credentials",
     "device_code": "Device Code",
+    "token_exchange": "Token Exchange",
 }
-CHOICES: dict[str, list[tuple[str, str]]] = {
+CHOICES: dict[str, list[tuple[str, Any]]] = {
     "grant_type": [(GRANT_LABELS[g], g) for g in GRANT_TYPES],
-    "client_authentication": [("Send as Basic Auth header", "header"), ("Send client credentials in body", "body")],
+    "client_authentication": [("Send as Basic Auth header", "header"), ("Send client credentials in body", "body"),
+                              ("Signed JWT with the client's private key (private_key_jwt)", "private_key_jwt"),
+                              ("Signed JWT with the client secret (client_secret_jwt)", "client_secret_jwt")],
+    "client_assertion_alg": [("Chosen from the key", None), *[(a, a) for a in ("PS256", "ES256", "EdDSA", "RS256",
+                                                                                  "HS256")]],
+    "dpop_alg": [(a, a) for a in ("ES256", "PS256", "RS256", "EdDSA")],
+    "use_par": [("When the provider requires it", None), ("Always", True), ("Never", False)],
+    "security_profile": [("None", None), ("FAPI 2.0 Security Profile", "fapi2")],
     "code_challenge_method": [("SHA-256", "S256"), ("Plain", "plain")],
     "add_token_to": [("Request Headers", "header"), ("Request URL", "url")],
     "use_token_type": [("Access token", "access_token"), ("ID token", "id_token")],
@@ -57,6 +65,15 @@ SHOWN_FOR: dict[str, frozenset[str]] = {
     "auth_request_params": REDIRECT_GRANTS | {"device_code"},
     "token_request_params": NOT_IMPLICIT,
     "refresh_request_params": NOT_IMPLICIT,
+    "use_par": frozenset({"authorization_code", "authorization_code_with_pkce"}),
+    "par_url": frozenset({"authorization_code", "authorization_code_with_pkce"}),
+    "request_object": frozenset({"authorization_code", "authorization_code_with_pkce"}),
+    "subject_token": frozenset({"token_exchange"}),
+    "subject_token_name": frozenset({"token_exchange"}),
+    "subject_token_type": frozenset({"token_exchange"}),
+    "actor_token": frozenset({"token_exchange"}),
+    "actor_token_type": frozenset({"token_exchange"}),
+    "requested_token_type": frozenset({"token_exchange"}),
 }
 PLACEHOLDERS: dict[str, str] = {
     "token_name": "the name to keep the token under",
@@ -72,6 +89,12 @@ PLACEHOLDERS: dict[str, str] = {
     "code_verifier": "empty: generated (43–128 characters)",
     "audience": "space-separated URIs",
     "resource": "space-separated URIs",
+    "client_assertion_key": "PEM, JWK JSON, a key file path or {{VAR}}",
+    "client_assertion_kid": "empty: the JWK's kid",
+    "par_url": "empty: from the provider's metadata",
+    "subject_token": "usually {{VAR}}",
+    "subject_token_name": "a stored token to exchange",
+    "actor_token": "optional, usually {{VAR}}",
 }
 KEPT_IN_KERNEL = "•••• (kept in the kernel)"
 
@@ -333,9 +356,9 @@ def make_row(name: str) -> FieldRow:
         return ChoiceRow(name)
     if name == "authorize_using_browser":
         return BrowserRow()
-    if name in ("auto_refresh", "share", "allow_insecure_http"):
+    if name in ("auto_refresh", "share", "allow_insecure_http", "dpop", "request_object"):
         return BoolRow(name)
-    if name in ("client_secret", "password", "code_verifier"):
+    if name in SECRET_FIELDS:
         return SecretRow(name)
     if name.endswith("_request_params"):
         return ParamsEditor(name)

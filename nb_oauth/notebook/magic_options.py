@@ -28,7 +28,10 @@ from ..errors import ConfigError
 #: Values a choice field accepts, shown in the help.
 CHOICES: dict[str, tuple[str, ...]] = {
     "grant_type": GRANT_TYPES,
-    "client_authentication": ("header", "body"),
+    "client_authentication": ("header", "body", "private_key_jwt", "client_secret_jwt"),
+    "client_assertion_alg": ("RS256", "PS256", "ES256", "EdDSA", "HS256"),
+    "dpop_alg": ("ES256", "PS256", "RS256", "EdDSA"),
+    "security_profile": ("fapi2",),
     "code_challenge_method": ("S256", "plain"),
     "add_token_to": ("header", "url"),
     "use_token_type": ("access_token", "id_token"),
@@ -72,6 +75,16 @@ HINTS: dict[str, str] = {
     "refresh_leeway": "refresh this many seconds before expiry (at most a fifth of the lifetime)",
     "validate_id_token": "check the ID token's signature, issuer, audience, expiry and nonce",
     "nonce": "default: a fresh random value for openid scopes, checked in the ID token",
+    "client_assertion_key": "the client's private key for private_key_jwt and signed request objects: a path to a "
+                            "PEM or JWK file, or {{VAR}} holding PEM or JWK text",
+    "client_assertion_alg": "default: chosen from the key (PS256 for RSA under fapi2, else RS256; ES256; EdDSA)",
+    "dpop": "sender-constrained token (RFC 9449): a key pair per token, a signed proof on every request",
+    "use_par": "pushed authorization request (RFC 9126); default: when the provider requires it",
+    "par_url": "default: the provider's pushed_authorization_request_endpoint",
+    "request_object": "send the authorization request as a signed JWT (RFC 9101), signed with the client key",
+    "security_profile": "fapi2: apply and check every client rule of the FAPI 2.0 Security Profile",
+    "subject_token": "token_exchange: the token to exchange, usually {{VAR}}",
+    "subject_token_name": "token_exchange: a stored token whose current access token is exchanged",
 }
 PARAM_SYNTAX = "KEY=VALUE[:body|url|header]"
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from .._token import TokenSet
 from ..config import OAuth2Config, placeholders
+from ..dpop import DPoPKey
 from ..errors import StoreError
 from ._vault_files import hold
 from ._vault_format import EntryMap
@@ -189,6 +190,8 @@ def _record(cfg: OAuth2Config, token_set: TokenSet) -> dict[str, Any]:
     data["obtained_at"] = token_set.obtained_at.isoformat()
     data["id_token_verified"] = token_set.id_token_verified
     data["raw"] = json.loads(json.dumps(dict(token_set.raw), default=str))
+    if token_set.dpop_key is not None:  # a DPoP-bound token is useless without its key: it travels with it
+        data["dpop_key"] = token_set.dpop_key.to_private_jwk()
     return {"token_name": cfg.token_name, "identity": identity(cfg), "token_set": data}
 
 
@@ -204,6 +207,7 @@ def _token_set(record: Mapping[str, Any]) -> TokenSet:
             obtained_at=_parse_time(data.get("obtained_at")) or datetime.now(UTC),
             raw=dict(data.get("raw") or {}),
             id_token_verified=bool(data.get("id_token_verified")),
+            dpop_key=DPoPKey.from_private_jwk(data["dpop_key"]) if data.get("dpop_key") else None,
         )
     except (TypeError, ValueError):
         raise StoreError(f"The shared entry {record.get('token_name')!r} in {store_path()} has an unexpected shape.",
