@@ -91,6 +91,13 @@ class TokenSet:
             dpop_key=previous.dpop_key if previous else None,
         )
 
+    def __repr__(self) -> str:
+        """Masked: a token set in a traceback, a log or a debugger's variable view shows no whole secret."""
+        return (f"TokenSet(access_token={mask(self.access_token)!r}, token_type={self.token_type!r}, "
+                f"refresh_token={mask(self.refresh_token) if self.refresh_token else None!r}, "
+                f"id_token={mask(self.id_token) if self.id_token else None!r}, scope={self.scope!r}, "
+                f"expires_at={self.expires_at!r}, dpop_bound={self.dpop_key is not None})")
+
     def seconds_left(self, now: float | None = None) -> float | None:
         if self.expires_at is None:
             return None

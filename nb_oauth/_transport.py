@@ -26,6 +26,7 @@ from .errors import (
     NetworkError,
     OAuthError,
     TokenEndpointError,
+    narrowed_scope_notice,
     plain_http_answer,
     status_fix,
 )
@@ -330,15 +331,6 @@ def parse_token_response(
         if missing:
             warnings.append(narrowed_scope_notice(missing))
     return fields, warnings
-
-
-def narrowed_scope_notice(missing: Sequence[str]) -> str:
-    """What to tell the user when the server granted fewer scopes than asked (kept, not an error)."""
-    text = f"The server granted fewer scopes than asked: not granted {' '.join(missing)}."
-    if "offline_access" in missing:
-        text += (" Without offline_access there may be no refresh token; some providers grant it only with "
-                 "prompt=consent (auth_request_params=[('prompt', 'consent', 'url')]).")
-    return text
 
 
 def _check_fields(data: dict[str, Any], *, what: str, secrets: Sequence[str | None],

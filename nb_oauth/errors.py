@@ -8,7 +8,7 @@ pass through :func:`redact` with every secret the flow knows about.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -286,3 +286,12 @@ class RefreshNetworkError(RefreshError, NetworkError):
 
 class InvalidRefreshResponseError(RefreshError, InvalidTokenResponseError):
     """The refresh answer was not a usable token; the previous token is kept."""
+
+
+def narrowed_scope_notice(missing: Sequence[str]) -> str:
+    """What to tell the user when the server granted fewer scopes than asked (kept, not an error)."""
+    text = f"The server granted fewer scopes than asked: not granted {' '.join(missing)}."
+    if "offline_access" in missing:
+        text += (" Without offline_access there may be no refresh token; some providers grant it only with "
+                 "prompt=consent (auth_request_params=[('prompt', 'consent', 'url')]).")
+    return text

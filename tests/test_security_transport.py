@@ -147,3 +147,14 @@ def test_a_401_from_a_redirect_to_another_host_does_not_refresh(demo) -> None:
     with httpx.Client(auth=nb_oauth.auth("leaky")) as client:
         assert client.get(demo.url + "/api/me").status_code == 200
     assert demo.stats.get("token:refresh_token", 0) == refreshes + 1
+
+
+def test_a_token_set_repr_shows_no_whole_secret() -> None:
+    """A TokenSet in a traceback's locals, a log line or a debugger view is masked like a Token."""
+    from nb_oauth._token import TokenSet
+
+    access, refresh, id_token = "at-" + "a" * 40, "rt-" + "r" * 40, "eyJ" + "i" * 60
+    shown = repr(TokenSet.from_response({"access_token": access, "refresh_token": refresh, "id_token": id_token,
+                                         "token_type": "Bearer", "expires_in": 60}))
+    assert access not in shown and refresh not in shown and id_token not in shown
+    assert "TokenSet(" in shown and "chars" in shown and "Bearer" in shown

@@ -20,7 +20,7 @@ from oauthlib.oauth2.rfc6749.errors import MismatchingStateError, OAuth2Error
 from .._presenter import presenter
 from .._token import TokenSet
 from .._trace import Trace
-from .._transport import _check_fields, narrowed_scope_notice
+from .._transport import _check_fields
 from ..config import OAuth2Config, is_loopback_host
 from ..dpop import DPoPKey
 from ..errors import (
@@ -29,6 +29,7 @@ from ..errors import (
     InvalidTokenResponseError,
     RedirectURLNeeded,
     StateMismatchError,
+    narrowed_scope_notice,
 )
 from ..redirect.browser import open_in_browser
 from ..redirect.callback import (
