@@ -85,6 +85,9 @@ HINTS: dict[str, str] = {
     "security_profile": "fapi2: apply and check every client rule of the FAPI 2.0 Security Profile",
     "subject_token": "token_exchange: the token to exchange, usually {{VAR}}",
     "subject_token_name": "token_exchange: a stored token whose current access token is exchanged",
+    "client_assertion_kid": "the kid put in the assertion's header; default: the JWK's own kid",
+    "actor_token_type": "token_exchange: the actor token's type URN (default: an access token)",
+    "requested_token_type": "token_exchange: the kind of token to ask for, as a token type URN",
 }
 PARAM_SYNTAX = "KEY=VALUE[:body|url|header]"
 
