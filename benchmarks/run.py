@@ -20,6 +20,7 @@ from typing import Any
 import nb_oauth
 
 from . import (
+    case_async,
     case_httpx,
     case_load,
     case_long_run,
@@ -41,6 +42,8 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "load": case_load.run,
     "redirect": case_redirect.run,
     "long_run": case_long_run.run,
+    "async": case_async.run,
+    "async_storm": case_async.run_storm,
 }
 HERE = Path(__file__).resolve().parent
 

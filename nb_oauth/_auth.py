@@ -9,7 +9,9 @@ generator ``auth_flow`` (the retry is one more ``yield``); for requests, a respo
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator
+import threading
+import time
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
@@ -56,6 +58,7 @@ class OAuth2Auth(AuthBase):
             raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
         self.store = source
         self._placed: tuple[TokenSet, tuple[str, str, str | None], tuple[str, str]] | None = None
+        self._flights: dict[int, Any] = {}  # event-loop thread -> the event its refresh in flight sets
         self.store[name]  # fail now, with the helpful KeyError, if there is no such token
 
     # -- what to send --------------------------------------------------------------------------------
@@ -143,17 +146,56 @@ class OAuth2Auth(AuthBase):
                 yield request
 
     async def async_auth_flow(self, request: Any):  # type: ignore[no-untyped-def]
-        """Refreshing is blocking I/O: it runs in a worker thread so the event loop keeps going."""
-        import anyio.to_thread
-
-        token_set = await anyio.to_thread.run_sync(self.store.current, self.name)
+        """Expiry is checked inline on the event loop; only a refresh (blocking I/O) goes to a worker thread,
+        one at a time per event loop: the other requests that find it due wait for it, off the thread pool."""
+        token_set = self._fresh()
+        if token_set is None:
+            token_set = await self._in_thread_once(lambda: self.store.current(self.name), self._fresh)
         self._apply_httpx(request, token_set)
         response = yield request
         if response.status_code == 401:
-            new = await anyio.to_thread.run_sync(self.store.refresh_after_401, self.name, token_set.access_token)
+            new = await self._async_after_401(token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
                 yield request
+
+    def _fresh(self) -> TokenSet | None:
+        """The token set to send when no refresh is due yet (a lookup and a clock read, no I/O); else None."""
+        token_set = self.store[self.name].token_set
+        due = token_set.refresh_due_at(self.store.config(self.name).refresh_leeway)
+        return token_set if due is None or time.time() < due else None
+
+    async def _async_after_401(self, rejected: str) -> TokenSet | None:
+        if not self.store.config(self.name).auto_refresh:
+            return None
+
+        def replaced() -> TokenSet | None:  # someone already refreshed: no need to ask the store again
+            token_set = self.store[self.name].token_set
+            return token_set if token_set.access_token != rejected else None
+
+        return replaced() or await self._in_thread_once(
+            lambda: self.store.refresh_after_401(self.name, rejected), replaced)
+
+    async def _in_thread_once(self, blocking: Callable[[], TokenSet | None],
+                              reuse: Callable[[], TokenSet | None]) -> Any:
+        """``blocking()`` in a worker thread, single-flight per event loop (one loop runs per thread):
+        callers arriving meanwhile wait for it, then take ``reuse()`` when that gives a token set."""
+        import anyio
+        import anyio.to_thread
+
+        loop_thread = threading.get_ident()
+        while (running := self._flights.get(loop_thread)) is not None:
+            await running.wait()
+            reused = reuse()
+            if reused is not None:
+                return reused
+        done = anyio.Event()
+        self._flights[loop_thread] = done
+        try:
+            return await anyio.to_thread.run_sync(blocking)
+        finally:
+            del self._flights[loop_thread]
+            done.set()
 
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"
