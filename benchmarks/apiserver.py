@@ -11,6 +11,7 @@ API must validate tokens against the in-process demo server.
 
 from __future__ import annotations
 
+import secrets
 import sys
 import threading
 from collections.abc import Callable
@@ -28,10 +29,15 @@ def _response(status: str, body: bytes, extra: str = "") -> bytes:
 
 
 RESPONSE_OK = _response("200 OK", BODY)
-#: A fixed token answer for POST /token: a token endpoint that costs next to nothing.
-TOKEN_BODY = (b'{"access_token":"static-benchmark-token-0123456789abcdefghijklmnop","token_type":"Bearer",'
-              b'"expires_in":3600,"scope":"profile items:read"}')
-RESPONSE_TOKEN = _response("200 OK", TOKEN_BODY, "Cache-Control: no-store\r\n")
+TOKEN_TEMPLATE = ('{{"access_token":"{}","token_type":"Bearer","expires_in":3600,"refresh_token":"{}",'
+                  '"scope":"profile items:read"}}')
+
+
+def token_response() -> bytes:
+    """A token endpoint that costs next to nothing: new random access and refresh tokens on every call."""
+    body = TOKEN_TEMPLATE.format(secrets.token_urlsafe(32), secrets.token_urlsafe(32)).encode("ascii")
+    return _response("200 OK", body, "Cache-Control: no-store\r\n")
+
 RESPONSE_401 = _response("401 Unauthorized", UNAUTHORIZED, 'WWW-Authenticate: Bearer error="invalid_token"\r\n')
 
 #: Decides whether a bearer token is acceptable; None means any non-empty token is.
@@ -45,7 +51,7 @@ def _bearer(header: str | None) -> str:
 
 
 def make_handler(validator: Validator | None) -> type[BaseHTTPRequestHandler]:
-    """GET: 200 with :data:`BODY` for an accepted token, else 401. POST: a fixed token response."""
+    """GET: 200 with :data:`BODY` for an accepted token, else 401. POST: a fresh token response."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -63,7 +69,7 @@ def make_handler(validator: Validator | None) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            self.wfile.write(RESPONSE_TOKEN)
+            self.wfile.write(token_response())
 
     return Handler
 

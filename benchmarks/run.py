@@ -25,6 +25,7 @@ from . import (
     case_load,
     case_long_run,
     case_redirect,
+    case_refresh_memory,
     case_refresh_storm,
     case_requests,
     case_token_fetch,
@@ -44,6 +45,7 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "long_run": case_long_run.run,
     "async": case_async.run,
     "async_storm": case_async.run_storm,
+    "refresh_memory": case_refresh_memory.run,
 }
 HERE = Path(__file__).resolve().parent
 

@@ -190,6 +190,8 @@ class TokenStore:
                 when, failed_for, error = entry.last_failure
                 if failed_for == current.access_token and time.monotonic() - when < FAILURE_HOLD_SECONDS:
                     raise error
+            if entry.token.trace is not None:
+                entry.token.trace.begin_refresh()
             try:
                 new = self._obtain(entry, current, manual)
             except OAuthError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,12 @@ from .display._meanings import ACTORS, PARAMETER_MEANINGS
 from .errors import SECRET_KEYS, mask, redact
 
 __all__ = ["ACTORS", "PARAMETER_MEANINGS", "Step", "Trace"]
+
+#: Steps kept once refreshes begin (the first flow's steps are all kept): the recent refreshes, however many.
+REFRESH_STEPS_KEPT = 40
+#: Token sets whose secrets masking knows: the one a refresh spends and the one it brings (older ones are gone).
+TOKEN_SETS_HELD = 2
+
 
 def mask_value(key: str, value: Any) -> Any:
     """Mask the value of a secret key; leave the rest (state and challenge are not secrets)."""
@@ -78,21 +85,52 @@ class Trace:
     def __init__(self, grant_type: str | None = None, token_name: str | None = None) -> None:
         self.grant_type = grant_type
         self.token_name = token_name
-        self.steps: list[Step] = []
         self.error: str | None = None
+        #: Refresh steps recorded but no longer kept (only the last :data:`REFRESH_STEPS_KEPT` are).
+        self.dropped = 0
         self._lock = threading.Lock()
-        self._secrets: list[str] = []
+        self._head: list[Step] = []
+        self._tail: deque[Step] = deque(maxlen=REFRESH_STEPS_KEPT)
+        self._refreshing = False
+        self._secrets: set[str] = set()
+        self._token_secrets: deque[tuple[str, ...]] = deque(maxlen=TOKEN_SETS_HELD)
         self._ordered: list[str] | None = None
 
+    @property
+    def steps(self) -> list[Step]:
+        """The first flow's steps, then the most recent refresh steps."""
+        with self._lock:
+            return [*self._head, *self._tail]
+
+    def begin_refresh(self) -> None:
+        """Steps recorded from now on belong to refreshes: only the last :data:`REFRESH_STEPS_KEPT` are kept."""
+        self._refreshing = True
+
     def add_secret(self, *values: str | None) -> None:
-        """Values that must never appear in the trace, whatever key they come under."""
-        self._secrets.extend(v for v in values if v and len(v) >= 4)
-        self._ordered = None
+        """Values that must never appear in the trace, whatever key they come under (the flow's own:
+        client secret, password, code, verifier)."""
+        new = {v for v in values if v and len(v) >= 4} - self._secrets
+        if new:
+            self._secrets |= new
+            self._ordered = None
+
+    def hold_token_secrets(self, *values: str | None) -> None:
+        """The secrets of a token set now held; those of the token sets before the last two are let go."""
+        group = tuple(v for v in values if v and len(v) >= 4)
+        if group and group not in self._token_secrets:
+            self._token_secrets.append(group)
+            self._ordered = None
+
+    @property
+    def secret_count(self) -> int:
+        """How many values masking checks every recorded value against."""
+        return len(self._ordered_secrets())
 
     def _ordered_secrets(self) -> list[str]:
         """The secrets longest first, as redact wants them; sorted once per change, not once per value."""
         if self._ordered is None:
-            self._ordered = sorted({str(s) for s in self._secrets}, key=len, reverse=True)
+            held = {s for group in self._token_secrets for s in group}
+            self._ordered = sorted(self._secrets | held, key=len, reverse=True)
         return self._ordered
 
     def _clean(self, value: Any) -> Any:
@@ -139,7 +177,12 @@ class Trace:
             duration=duration,
         )
         with self._lock:
-            self.steps.append(step)
+            if not self._refreshing:
+                self._head.append(step)
+            else:
+                if len(self._tail) == self._tail.maxlen:
+                    self.dropped += 1
+                self._tail.append(step)
         return step
 
     def fail(self, message: str) -> None:
@@ -147,17 +190,18 @@ class Trace:
         self.record("Flow failed", "notebook", "user", kind="error", note=message)
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return len(self._head) + len(self._tail)
 
     def __iter__(self) -> Iterator[Step]:
-        return iter(list(self.steps))
+        return iter(self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         return {"grant_type": self.grant_type, "token_name": self.token_name, "error": self.error,
-                "steps": [s.to_dict() for s in self.steps]}
+                "steps": [s.to_dict() for s in self.steps], "dropped_refresh_steps": self.dropped}
 
     def __repr__(self) -> str:
-        lines = [f"Trace({self.grant_type}, {len(self.steps)} steps)"]
+        dropped = f", {self.dropped} older refresh steps not kept" if self.dropped else ""
+        lines = [f"Trace({self.grant_type}, {len(self)} steps{dropped})"]
         for i, s in enumerate(self.steps, 1):
             extra = f" → {s.status}" if s.status else ""
             lines.append(f"  {i}. {s.source} → {s.target}: {s.title}{extra}")

@@ -54,7 +54,9 @@ def request_token(
     call.add_custom(cfg.token_request_params if custom is None else custom)
     secrets = [*config_secrets(cfg), *extra_secrets, *(previous.secrets() if previous else [])]
     if trace is not None:
-        trace.add_secret(*[s for s in secrets if s])
+        trace.add_secret(*config_secrets(cfg), *extra_secrets)
+        if previous is not None:
+            trace.hold_token_secrets(*previous.secrets())
     started = time.time()
     resp = send(call, secrets=secrets, what=title.lower())
     scope_asked = cfg.scope if requested_scope is None else requested_scope
@@ -69,7 +71,7 @@ def request_token(
         raise
     token_set = TokenSet.from_response(fields, requested_scope=scope_asked, previous=previous)
     if trace is not None:
-        trace.add_secret(*token_set.secrets())
+        trace.hold_token_secrets(*token_set.secrets())
         shown_params = list(call.body) + ([("Authorization", "Basic (client_id:client_secret)")] if call.basic_auth else [])
         trace.record(title, "notebook", "server", method="POST", url=call.url, params=shown_params,
                      headers=call.headers, status=resp.status, response=fields, started=started,
