@@ -40,6 +40,8 @@ def mask_pairs(pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 def mask_url(url: str) -> str:
     """The URL with secret query and fragment parameters masked."""
+    if "?" not in url and "#" not in url:
+        return url  # no query, no fragment: no parameter to mask (known secrets are still redacted by value)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -136,11 +138,18 @@ class Trace:
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
             return redact(value, self._ordered_secrets(), ordered=True)
+        if value is None or isinstance(value, int | float):  # numbers and booleans hide nothing
+            return value
         if isinstance(value, Mapping):
-            return {k: self._clean(mask_value(k, v)) for k, v in value.items()}
+            return {k: self._clean_value(k, v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return type(value)(self._clean(v) for v in value)
         return value
+
+    def _clean_value(self, key: str, value: Any) -> Any:
+        """A value of a secret key is masked, nothing more to find in it; any other value is cleaned."""
+        masked = mask_value(key, value)
+        return masked if masked is not value else self._clean(value)
 
     def record(
         self,
@@ -168,7 +177,7 @@ class Trace:
             kind=kind,
             method=method,
             url=self._clean(mask_url(url)) if url else None,
-            params=[(k, self._clean(mask_value(k, v))) for k, v in pairs],
+            params=[(k, self._clean_value(k, v)) for k, v in pairs],
             headers=self._clean(shown_headers),
             status=status,
             response=self._clean(dict(response)) if response is not None else None,

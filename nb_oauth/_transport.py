@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
 import urllib3.exceptions
-from oauthlib.common import add_params_to_qs, add_params_to_uri
+from oauthlib.common import add_params_to_uri
 
 from .errors import (
     InvalidTokenResponseError,
@@ -81,7 +81,7 @@ class PreparedCall:
             self.url = add_params_to_uri(self.url, url_pairs)
 
     def encoded_body(self) -> str:
-        return str(add_params_to_qs("", self.body))
+        return urlencode(self.body)  # what oauthlib's add_params_to_qs("", body) gives, without its parse step
 
 
 def apply_client_authentication(call: PreparedCall, client_id: str | None, client_secret: str | None,
@@ -129,6 +129,7 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         data = call.encoded_body()
     started = time.monotonic()
+    timeout = http_timeout()
     try:
         r = sess.request(
             call.method,
@@ -136,12 +137,12 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
             data=data,
             headers=headers,
             auth=call.basic_auth,
-            timeout=http_timeout(),
+            timeout=timeout,
             allow_redirects=False,
             stream=True,
         )
         try:
-            raw = _read_body(r, started + http_timeout(), what=f"{what} to {_origin(call.url)}", secrets=secrets)
+            raw = _read_body(r, started + timeout, what=what, url=call.url, secrets=secrets)
         finally:
             r.close()
     except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
@@ -180,7 +181,7 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
     )
 
 
-def _read_body(r: requests.Response, deadline: float, *, what: str, secrets: Sequence[str | None]) -> bytes:
+def _read_body(r: requests.Response, deadline: float, *, what: str, url: str, secrets: Sequence[str | None]) -> bytes:
     """At most ``MAX_RESPONSE_BYTES + 1`` decoded bytes, and no later than ``deadline``.
 
     The socket timeout restarts with every byte, so a server trickling its answer would
@@ -191,8 +192,8 @@ def _read_body(r: requests.Response, deadline: float, *, what: str, secrets: Seq
     size = 0
     while size <= MAX_RESPONSE_BYTES:
         if time.monotonic() > deadline:
-            raise NetworkError(f"The {what} timed out after {http_timeout():g} s (the answer kept trickling in).",
-                               secrets=secrets)
+            raise NetworkError(f"The {what} to {_origin(url)} timed out after {http_timeout():g} s (the answer kept "
+                               "trickling in).", secrets=secrets)
         want = min(MAX_RESPONSE_BYTES + 1 - size, 64 * 1024)
         chunk = read1(want, decode_content=True) if read1 is not None else r.raw.read(min(want, 1024),
                                                                                        decode_content=True)

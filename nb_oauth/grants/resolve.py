@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,16 @@ def resolve_config(cfg: OAuth2Config, extra: Mapping[str, Any] | None = None, *,
     if discover and resolved.issuer:
         resolved = apply_discovery(resolved)
     if resolved.authorize_using_browser is None:  # True where kernel and browser share the machine
-        resolved = dataclasses.replace(resolved, authorize_using_browser=default_authorize_using_browser())
+        resolved = _with_browser_default(resolved, default_authorize_using_browser())
     resolved.check_complete()
     return resolved
+
+
+def _with_browser_default(cfg: OAuth2Config, value: bool) -> OAuth2Config:
+    """A copy with ``authorize_using_browser`` decided: every other field is the config's own, already
+    checked, so the copy skips ``dataclasses.replace``'s second pass of checks (this runs for every token
+    request and refresh)."""
+    copy = object.__new__(OAuth2Config)
+    copy.__dict__.update(vars(cfg))
+    copy.authorize_using_browser = value
+    return copy
