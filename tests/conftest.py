@@ -47,12 +47,16 @@ def _reset_module_state() -> None:
     nb_oauth.tokens.clear()
     discovery.clear_cache()
     callback.set_frontend_base_url(None)
+    magic_state = sys.modules.get("nb_oauth.notebook.magic_token")  # only once a test has loaded the magics
+    if magic_state is not None:
+        magic_state.reset_state()
 
 
 @pytest.fixture(autouse=True)
 def reset_module_state() -> Iterator[None]:
     """Every test starts and ends with nb_oauth's process-wide state empty: the token store, the
-    discovery and JWKS cache, and the page address a form reported."""
+    discovery and JWKS cache, the page address a form reported, and the magics' waiting logins,
+    failed traces and imported configs."""
     _reset_module_state()
     yield
     _reset_module_state()

@@ -68,12 +68,9 @@ def fresh_namespace(ip: InteractiveShell, demo) -> Iterator[None]:
     names = dict(BASE=demo.url, TOKEN_URL=demo.url + "/token", SECRET=CONFIDENTIAL_CLIENT_SECRET)
     before = set(ip.user_ns)
     ip.user_ns.update(names)
-    magics._pending.clear()
-    magics._failed_traces.clear()
     yield
     for name in set(ip.user_ns) - before:
         ip.user_ns.pop(name, None)
-    magics._pending.clear()
 
 
 def run(ip: InteractiveShell, code: str) -> Cell:
@@ -140,7 +137,7 @@ def test_every_config_field_is_an_option() -> None:
                          "n --no-auto-refresh --share --audience a --audience b --refresh-leeway 5 "
                          "--token-request-param aud=https://api.example:url --auth-request-param k=v "
                          "--client-authentication body --callback-timeout 9")
-    changes = magics.config_changes(args)
+    changes = magic_options.config_changes(args)
     assert changes == {
         "auto_refresh": False, "share": True, "audience": ["a", "b"], "refresh_leeway": 5.0,
         "token_request_params": [("aud", "https://api.example", "url")], "auth_request_params": [("k", "v", "body")],

@@ -16,28 +16,26 @@ tokens are only ever shown masked.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import html
-import re
 import threading
 import time
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from .._flows import PendingFlow, start_flow
+from .._flows import start_flow
 from .._presenter import use_presenter
 from .._store import TokenStore, tokens
 from .._token import Token
 from ..config import REDIRECT_GRANTS, OAuth2Config, check_url, is_loopback_host, placeholders
-from ..errors import ConfigError, FlowCancelledError, FlowTimeoutError, OAuthError
+from ..errors import ConfigError, OAuthError
 from ..grants._token_request import config_secrets
 from ..oidc import discovery
-from ..redirect.listener import callback_timeout
-from .form_fields import LABELS, FieldRow, heading, make_row, on_change, section
+from .form_attempt import Attempt, FormPresenter, carries_state, direct_grant_text, explained
+from .form_checks import check_field_names, error_html, fields_named_in, precheck, prefill, user_namespace
+from .form_fields import FieldRow, heading, make_row, on_change, section
 from .form_frontend import LoginButton
 from .form_status import StatusArea
 from .form_tokens import AvailableTokens, TokenManager
@@ -56,80 +54,6 @@ OPENS_A_PAGE = REDIRECT_GRANTS | {"device_code"}
 MAIN_BUTTON = "Get New Access Token"
 
 
-@dataclass(eq=False)
-class Attempt:
-    """One press of Get New Access Token, from the click to the token (or the error)."""
-
-    config: OAuth2Config
-    opener: LoginButton | None = None  # the button whose click opened a tab, if it did
-    flow: PendingFlow | None = None
-    authorization_url: str | None = None
-    deadline: float = 0.0
-    asked_paste: bool = False
-    pasted: str | None = None
-    token: Token | None = None
-    error: OAuthError | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    paste_event: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-class FormPresenter:
-    """How the core's flow talks to the person at the form (see :class:`nb_oauth._presenter.Presenter`)."""
-
-    def __init__(self, form: TokenForm, attempt: Attempt) -> None:
-        self.form = form
-        self.attempt = attempt
-
-    @property
-    def current(self) -> bool:
-        return self.form._attempt is self.attempt
-
-    def authorization_url(self, url: str, *, deadline: float, opened: bool, cancel_url: str | None) -> None:
-        self.attempt.authorization_url, self.attempt.deadline = url, deadline
-        if self.current:
-            self.form.status.waiting_for_login(url, deadline, opened=opened or self.attempt.opener is not None)
-        self._send_tab(url)
-
-    def device_code(self, verification_uri: str, user_code: str, *, complete_uri: str | None,
-                    deadline: float, opened: bool) -> None:
-        self.attempt.deadline = deadline
-        if self.current:
-            self.form.status.device_code(verification_uri, user_code, complete_uri, deadline,
-                                         opened=opened or self.attempt.opener is not None)
-        self._send_tab(complete_uri or verification_uri)
-
-    def _send_tab(self, url: str) -> None:
-        """The tab the click opened gets the page; a superseded attempt's tab is closed instead."""
-        opener = self.attempt.opener
-        if opener is None:
-            return
-        if self.current and not self.attempt.cancelled.is_set():
-            opener.navigate(url)
-        else:
-            opener.close_window()
-
-    def ask_redirected_url(self, authorization_url: str) -> str | None:
-        """Runs in the flow's thread: wait for the user to paste the address (or cancel, or time out)."""
-        self.attempt.asked_paste = True
-        if not self.attempt.authorization_url:  # in paste mode the link may come only with this request
-            redirect = self.attempt.flow.redirect if self.attempt.flow is not None else None
-            deadline = getattr(redirect, "deadline", 0.0) or time.time() + callback_timeout()
-            self.authorization_url(authorization_url, deadline=deadline, opened=False, cancel_url=None)
-        if self.current:
-            self.form.status.paste_mode()
-        left = (self.attempt.deadline or time.time() + 300) - time.time()
-        self.attempt.paste_event.wait(timeout=max(1.0, left))
-        return self.attempt.pasted
-
-    def notice(self, message: str) -> None:
-        if self.current:
-            self.form.status.notice(message)
-
-    def finished(self) -> None:
-        pass
-
-
 class TokenForm:
     """Postman's "Configure New Token", "Advanced Options", Available Tokens and Manage Tokens.
 
@@ -141,13 +65,13 @@ class TokenForm:
     def __init__(self, config: OAuth2Config | None = None, *, var: str = "",
                  namespace: MutableMapping[str, Any] | None = None, store: TokenStore | None = None,
                  **fields: Any) -> None:
-        _check_field_names(fields)
+        check_field_names(fields)
         self.store = store if store is not None else tokens
-        self.namespace = namespace if namespace is not None else _user_namespace()
+        self.namespace = namespace if namespace is not None else user_namespace()
         self._attempt: Attempt | None = None
         self._threads: list[threading.Thread] = []
         self._loading = False
-        self._base, values, problem = _prefill(config, fields)
+        self._base, values, problem = prefill(config, fields)
         self.rows: dict[str, FieldRow] = {name: make_row(name) for name in (*CONFIGURE, *ADVANCED, *CURRENT)}
         self._build_widgets(var)
         self.set(**values)
@@ -214,7 +138,7 @@ class TokenForm:
 
     def set(self, **fields: Any) -> None:
         """Fill fields by config name (no check yet: :meth:`config` checks)."""
-        _check_field_names(fields)
+        check_field_names(fields)
         for name, value in fields.items():
             if name in self.rows:
                 self.rows[name].set(value)
@@ -292,7 +216,7 @@ class TokenForm:
                 if attempt.cancelled.is_set():
                     flow.cancel()
                 if flow.redirect is None and self._attempt is attempt:
-                    self.status.working(_direct_grant_text(attempt.config))
+                    self.status.working(direct_grant_text(attempt.config))
                 flow.run_in_background(lambda token, error: self._finished(attempt, token, error))
         except OAuthError as exc:
             self._finished(attempt, None, exc)
@@ -301,7 +225,7 @@ class TokenForm:
                                                      secrets=config_secrets(attempt.config)))
 
     def _finished(self, attempt: Attempt, token: Token | None, error: OAuthError | None) -> None:
-        failure = _explained(attempt, error) if error is not None or token is None else None
+        failure = explained(attempt, error) if error is not None or token is None else None
         attempt.token, attempt.error = token, failure
         try:
             if self._attempt is not attempt:
@@ -394,7 +318,7 @@ class TokenForm:
         issuer = self.rows["issuer"].get()
         self.rows["issuer"].clear_error()
         if not issuer:
-            self.discover_note.value = _error_html("Enter the Issuer first, e.g. https://accounts.example.com.")
+            self.discover_note.value = error_html("Enter the Issuer first, e.g. https://accounts.example.com.")
             return
         self.discover_note.value = "Reading the discovery document…"
         allow_http = bool(self.rows["allow_insecure_http"].get())
@@ -406,7 +330,7 @@ class TokenForm:
             check_url("issuer", url, allow_http=allow_http)
             doc = discovery.metadata(url, allow_http=allow_http or is_loopback_host(urlsplit(url).hostname))
         except OAuthError as exc:
-            self.discover_note.value = _error_html(str(exc))
+            self.discover_note.value = error_html(str(exc))
             return
         filled = []
         for name, key in discovery.FIELD_KEYS.items():
@@ -448,88 +372,3 @@ class TokenForm:
             return
         self.rows[name].clear_error()
         setattr(stored, name, getattr(checked, name))
-
-
-# -- helpers ------------------------------------------------------------------------------------------
-
-
-def _check_field_names(fields: dict[str, Any]) -> None:
-    known = [f.name for f in dataclasses.fields(OAuth2Config)]
-    for name in fields:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TypeError(f"TokenForm got an unknown field {name!r}.{hint}")
-
-
-def _prefill(config: OAuth2Config | None, fields: dict[str, Any]) -> tuple[OAuth2Config, dict[str, Any],
-                                                                             ConfigError | None]:
-    """The valid base config, the values to show, and the problem with the given ones (if any)."""
-    base = config if config is not None else OAuth2Config()
-    shown = {f.name: getattr(base, f.name) for f in dataclasses.fields(OAuth2Config)}
-    try:
-        merged = base.copy(**fields) if fields else base
-    except ConfigError as exc:
-        shown.update(fields)
-        return base, shown, exc
-    values = {f.name: getattr(merged, f.name) for f in dataclasses.fields(OAuth2Config)}
-    # The box means "open the login tab from this page when I click": right on any machine, remote
-    # kernels included, so it starts ticked unless the caller said otherwise (a config resolves its
-    # own default from where the kernel runs, which concerns the kernel's browser, not this page).
-    values["authorize_using_browser"] = fields.get("authorize_using_browser")
-    return merged, values, None
-
-
-def _explained(attempt: Attempt, error: OAuthError | None) -> OAuthError:
-    """The error as the form's user caused it (a paste that never came was a cancel or a timeout)."""
-    if error is None:
-        return OAuthError("The flow ended without a token.")
-    if attempt.asked_paste and attempt.pasted is None and isinstance(error, FlowCancelledError):
-        if attempt.cancelled.is_set():
-            return FlowCancelledError("The login was cancelled.")
-        return FlowTimeoutError("Nobody pasted the address the browser landed on in time.",
-                                fix="Click Get New Access Token again and paste the address sooner, or use "
-                                    "Grant Type Device Code.")
-    return error
-
-
-def precheck(cfg: OAuth2Config, variables: MutableMapping[str, Any]) -> None:
-    """The checks that need no network, at once: the error then shows before anything starts."""
-    filled = cfg.with_placeholders_filled(variables)
-    if not filled.issuer:
-        filled.check_complete()
-
-
-def fields_named_in(message: str, rows: dict[str, FieldRow]) -> list[str]:
-    """The fields a config error is about (the part before its fix)."""
-    cause = message.split(" Fix:")[0]
-    return [name for name in rows if re.search(rf"\b{re.escape(name)}\b", cause)]
-
-
-def carries_state(url: str, state: str) -> bool:
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return any(state in parse_qs(part).get("state", []) for part in (parts.query, parts.fragment))
-
-
-def _direct_grant_text(cfg: OAuth2Config) -> str:
-    if cfg.grant_type == "device_code":
-        return "Asking the provider for a device code…"
-    return f"Requesting a token ({LABELS['grant_type']}: {cfg.grant_type})…"
-
-
-def _error_html(text: str) -> str:
-    return f"<span style='color:var(--jp-error-color1,#d32f2f)'>✖ {html.escape(text)}</span>"
-
-
-def _user_namespace() -> MutableMapping[str, Any]:
-    """The notebook's variables, or a private dict outside IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return {}
-    shell = get_ipython()
-    return shell.user_ns if shell is not None else {}
-

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,124 +29,11 @@ if HAS_ANYWIDGET:
 
 PressHandler = Callable[[dict[str, Any]], object]  # what it returns is ignored
 
-BUTTON_ESM = r"""
-function baseUrl() {
-  try {
-    const el = document.getElementById('jupyter-config-data');
-    if (el) {
-      const cfg = JSON.parse(el.textContent || '{}');
-      if (cfg.baseUrl) return cfg.baseUrl;
-    }
-  } catch (e) { /* fall through */ }
-  const data = document.body && document.body.dataset;
-  return (data && data.baseUrl) || '/';
-}
-
-function pageInfo() {
-  return { origin: window.location.origin, base_url: baseUrl() };
-}
-
-function holdingPage(win) {
-  try {
-    win.document.title = 'Opening the login page…';
-    win.document.body.innerHTML =
-      '<p style="font:16px sans-serif;margin:2em">Opening the login page…</p>';
-  } catch (e) { /* cross-origin already: nothing to write */ }
-}
-
-export default {
-  render({ model, el }) {
-    const button = document.createElement('button');
-    button.type = 'button';
-    const sync = () => {
-      button.textContent = model.get('description');
-      button.disabled = model.get('disabled');
-      button.title = model.get('tooltip') || '';
-      button.className = 'jupyter-button widget-button mod-primary ' + model.get('button_class');
-    };
-    sync();
-    el.appendChild(button);
-
-    let pending = null;
-    button.addEventListener('click', () => {
-      if (model.get('disabled')) return;
-      let win = null;
-      if (model.get('opens_window')) {
-        try { win = window.open('', '_blank'); } catch (e) { win = null; }
-        if (win) {
-          holdingPage(win);
-          try { win.opener = null; } catch (e) { /* ignore */ }
-        }
-      }
-      pending = win;
-      model.send({ event: 'click', window_opened: !!win, ...pageInfo() });
-    });
-
-    const onMessage = (msg) => {
-      if (!msg || !pending) return;
-      if (msg.event === 'navigate' && /^https?:\/\//i.test(msg.url || '')) {
-        pending.location.href = msg.url;
-        pending = null;
-      } else if (msg.event === 'close') {
-        try { pending.close(); } catch (e) { /* ignore */ }
-        pending = null;
-      }
-    };
-    model.on('msg:custom', onMessage);
-    for (const name of ['description', 'disabled', 'tooltip', 'button_class']) {
-      model.on('change:' + name, sync);
-    }
-    model.send({ event: 'hello', ...pageInfo() });
-    return () => {
-      model.off('msg:custom', onMessage);
-      for (const name of ['description', 'disabled', 'tooltip', 'button_class']) {
-        model.off('change:' + name, sync);
-      }
-    };
-  },
-};
-"""
-
-COUNTDOWN_ESM = r"""
-function human(s) {
-  if (s < 60) return s + ' s';
-  if (s < 3600) return Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s';
-  if (s < 48 * 3600) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
-  return Math.floor(s / 86400) + ' days';
-}
-
-export default {
-  render({ model, el }) {
-    const span = document.createElement('span');
-    span.className = 'nb-oauth-countdown-text';
-    el.appendChild(span);
-    const tick = () => {
-      const deadline = model.get('deadline');
-      if (!deadline) { span.textContent = ''; return; }
-      const left = Math.floor(deadline - Date.now() / 1000);
-      span.textContent = left > 0 ? model.get('template').replace('{}', human(left)) : model.get('done_text');
-    };
-    tick();
-    const timer = setInterval(tick, 1000);
-    const names = ['deadline', 'template', 'done_text'];
-    for (const name of names) model.on('change:' + name, tick);
-    return () => {
-      clearInterval(timer);
-      for (const name of names) model.off('change:' + name, tick);
-    };
-  },
-};
-"""
-
-CSS = """
-.nb-oauth-form .nb-oauth-field-error { color: var(--jp-error-color1, #d32f2f); margin-left: 180px; }
-.nb-oauth-form .nb-oauth-heading { margin: 0.8em 0 0.2em 0; }
-.nb-oauth-countdown-text { font-variant-numeric: tabular-nums; }
-button.nb-oauth-get-token, button.nb-oauth-retry { width: auto; padding: 0 1.2em; }
-.nb-oauth-form .lm-TabBar-tab { flex: 0 0 auto !important; min-width: 12em; }
-.nb-oauth-expiry { margin-right: 1em; }
-.nb-oauth-status-message .widget-html-content { line-height: 1.45; }
-"""
+# The front-end code lives in files of its own, loaded by anywidget (``_esm`` / ``_css`` take a path).
+STATIC = Path(__file__).parent / "static"
+BUTTON_ESM = STATIC / "login_button.js"
+COUNTDOWN_ESM = STATIC / "countdown.js"
+CSS = STATIC / "form.css"
 
 
 def human(seconds: float) -> str:
