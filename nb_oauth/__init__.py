@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._auth import OAuth2Auth
-from ._flows import PendingFlow, get_new_access_token, start_flow
 from ._store import TokenExpiredError, TokenStore, tokens
 from ._token import Token
 from .config import GRANT_TYPES, OAuth2Config
@@ -41,6 +40,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     import requests
+
+    from ._flows import PendingFlow, get_new_access_token, start_flow
 
 __version__ = "0.1.0"
 
@@ -82,6 +83,26 @@ __all__ = [
     "tokens",
     "unload_ipython_extension",
 ]
+
+
+#: Loaded on first use, so ``import nb_oauth`` (and ``%load_ext nb_oauth``) does not load the grants, the
+#: callback listener, ``webbrowser`` or ``subprocess`` before a flow starts.
+_LAZY = {"PendingFlow": "._flows", "get_new_access_token": "._flows", "start_flow": "._flows"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nb_oauth' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def session(name: str) -> requests.Session:
