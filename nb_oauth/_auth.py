@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 from requests.auth import AuthBase
 
-from ._transport import http_timeout
-
 if TYPE_CHECKING:
     from ._token import Token, TokenSet
     from .config import OAuth2Config
@@ -120,6 +118,8 @@ class OAuth2Auth(AuthBase):
         self._apply_requests(retry, new)
         retry._nb_oauth_retried = True  # type: ignore[attr-defined]
         retry._nb_oauth_sent = new.access_token  # type: ignore[attr-defined]
+        from ._transport import http_timeout
+
         kwargs.setdefault("timeout", http_timeout())
         second = r.connection.send(retry, **kwargs)
         second.history.append(r)
@@ -236,6 +236,8 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
+            from ._transport import http_timeout
+
             kwargs["timeout"] = http_timeout()
         return super().request(method, url, *args, **kwargs)
 

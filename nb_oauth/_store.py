@@ -8,7 +8,6 @@ A failed refresh never replaces the token that was there.
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections.abc import Iterator
@@ -18,12 +17,13 @@ from typing import TYPE_CHECKING
 from . import _log_guard
 from ._auth import OAuth2Auth, auth_for, session_for, set_default_source
 from ._token import Token, TokenSet
-from ._trace import Trace
 from .config import OAuth2Config
 from .errors import OAuthError, RefreshError, RevocationError, StoreError
 
 if TYPE_CHECKING:
     import requests
+
+    from ._trace import Trace
 
 #: After a failed refresh, callers within this many seconds get the same error without a new request.
 FAILURE_HOLD_SECONDS = 2.0
@@ -296,6 +296,8 @@ class TokenStore:
         return "TokenStore(" + ", ".join(repr(t) for t in self.list()) + ")"
 
     def _repr_html_(self) -> str:
+        import html
+
         rows = []
         for t in self.list():
             rows.append(

@@ -8,7 +8,6 @@ display show masked values only.
 
 from __future__ import annotations
 
-import html
 import math
 import time
 from collections.abc import Mapping
@@ -18,7 +17,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import StoreError, mask
-from .oidc.jwt import decode_unverified
 
 if TYPE_CHECKING:
     import requests
@@ -214,6 +212,8 @@ class Token:
     @property
     def claims(self) -> dict[str, Any]:
         """Decoded ID token claims, else those of a JWT access token, else ``{}``."""
+        from .oidc.jwt import decode_unverified
+
         for value in (self._set.id_token, self._set.access_token):
             decoded = decode_unverified(value)
             if decoded is not None:
@@ -287,6 +287,8 @@ class Token:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
+        import html
+
         rows = [
             ("Token Name", self.token_name or "—"),
             ("Access Token", mask(self.access_token)),

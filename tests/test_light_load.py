@@ -9,9 +9,9 @@ import sys
 import pytest
 
 #: Loaded when a flow starts, never at import or extension time.
-FLOW_MODULES = ["nb_oauth._flows", "nb_oauth.grants", "nb_oauth.redirect.listener", "nb_oauth.redirect.browser",
-                "webbrowser", "subprocess", "http.server", "ipywidgets", "anywidget", "joserfc", "cryptography",
-                "pandas", "httpx"]
+FLOW_MODULES = ["nb_oauth._flows", "nb_oauth._transport", "nb_oauth._trace", "nb_oauth.grants", "oauthlib",
+                "nb_oauth.redirect.listener", "nb_oauth.redirect.browser", "webbrowser", "subprocess", "http.server",
+                "ipywidgets", "anywidget", "joserfc", "cryptography", "pandas", "httpx"]
 
 LOADED = """
 import json, sys
