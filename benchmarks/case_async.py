@@ -102,7 +102,7 @@ async def sequential(clients: dict[str, httpx.AsyncClient], url: str, n: int, re
 
 
 def run(bench: Bench) -> CaseResult:
-    turns, repeats, n_seq, n = (1, 2, 100, 200) if bench.quick else (3, 5, 2000, GATHER)
+    turns, repeats, n_seq, n = (1, 2, 30, 50) if bench.quick else (3, 5, 2000, GATHER)
     token = bench.nb_token(NAME, lifetime=3600)
     threads = {name: threads_started(bench, token, name, n) for name in (BASE, OURS, AUTHLIB)}
     loop = asyncio.new_event_loop()
@@ -182,7 +182,7 @@ def _authlib(bench: Bench) -> tuple[Callable[[], httpx.AsyncClient], float]:
 
 
 def run_storm(bench: Bench) -> CaseResult:
-    rounds, lifetime, n = (1, 1, 100) if bench.quick else (3, 2, GATHER)
+    rounds, lifetime, n = (1, 1, 50) if bench.quick else (3, 2, GATHER)
     api = bench.demo.url + "/api/me"
     makers: dict[str, Callable[[Bench], tuple[Callable[[], httpx.AsyncClient], float]]] = {
         OURS: _ours, AUTHLIB: _authlib}

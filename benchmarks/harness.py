@@ -201,6 +201,8 @@ def repeated_result(*, name: str, title: str, unit: str, rep: Repeats, ours: str
         target=f"ratio ≤ {target}",
         passed=within(ratio, target),
         extra={
+            "judged": {"main": {"label": title.split(": ", 1)[-1], "ours": ours, "baseline": baseline_name,
+                                "target": target, "ratio": spread(ratios), "passed": ratio <= target}},
             "ours_name": ours,
             "base_name": base,
             "counted": counted,
