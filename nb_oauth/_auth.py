@@ -56,7 +56,7 @@ class OAuth2Auth(AuthBase):
             raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
         self.store = source
         self._placed: tuple[TokenSet, tuple[str, str, str | None], tuple[str, str]] | None = None
-        self._flights: dict[int, Any] = {}  # event-loop thread -> the event its refresh in flight sets
+        self._flights: dict[int, _Flight] = {}  # event-loop thread -> its refresh in flight
         self.store[name]  # fail now, with the helpful KeyError, if there is no such token
 
     # -- what to send --------------------------------------------------------------------------------
@@ -160,10 +160,17 @@ class OAuth2Auth(AuthBase):
                 yield request
 
     def _fresh(self) -> TokenSet | None:
-        """The token set to send when no refresh is due yet (a lookup and a clock read, no I/O); else None."""
+        """The token set to send when the store would hand it back without a refresh (a lookup and a clock
+        read, no I/O); None when a refresh is due."""
         token_set = self.store[self.name].token_set
-        due = token_set.refresh_due_at(self.store.config(self.name).refresh_leeway)
-        return token_set if due is None or time.time() < due else None
+        cfg = self.store.config(self.name)
+        due = token_set.refresh_due_at(cfg.refresh_leeway)
+        now = time.time()
+        if due is None or now < due:
+            return token_set
+        left = token_set.seconds_left(now)
+        cannot_renew = not cfg.auto_refresh or (not token_set.refresh_token and cfg.grant_type != "client_credentials")
+        return token_set if cannot_renew and left is not None and left > 0 else None  # still valid: used as it is
 
     async def _async_after_401(self, rejected: str) -> TokenSet | None:
         if not self.store.config(self.name).auto_refresh:
@@ -174,31 +181,50 @@ class OAuth2Auth(AuthBase):
             return token_set if token_set.access_token != rejected else None
 
         return replaced() or await self._in_thread_once(
-            lambda: self.store.refresh_after_401(self.name, rejected), replaced)
+            lambda: self.store.refresh_after_401(self.name, rejected), replaced, none_is_an_answer=True)
 
-    async def _in_thread_once(self, blocking: Callable[[], TokenSet | None],
-                              reuse: Callable[[], TokenSet | None]) -> Any:
-        """``blocking()`` in a worker thread, single-flight per event loop (one loop runs per thread):
-        callers arriving meanwhile wait for it, then take ``reuse()`` when that gives a token set."""
+    async def _in_thread_once(self, blocking: Callable[[], TokenSet | None], reuse: Callable[[], TokenSet | None],
+                              *, none_is_an_answer: bool = False) -> Any:
+        """``blocking()`` in a worker thread, single-flight per event loop (one loop runs per thread).
+
+        Callers arriving meanwhile wait for it without a thread, then take ``reuse()`` when that gives a
+        token set, else the answer the refresh in flight gave (an early refresh that failed still hands
+        back the valid token); only when it raised does the next caller ask the store itself (whose
+        failure hold answers at once)."""
         import anyio
         import anyio.to_thread
 
         loop_thread = threading.get_ident()
-        while (running := self._flights.get(loop_thread)) is not None:
-            await running.wait()
+        while (flight := self._flights.get(loop_thread)) is not None:
+            await flight.done.wait()
             reused = reuse()
             if reused is not None:
                 return reused
-        done = anyio.Event()
-        self._flights[loop_thread] = done
+            if flight.answered and (flight.answer is not None or none_is_an_answer):
+                return flight.answer
+        flight = _Flight(anyio.Event())
+        self._flights[loop_thread] = flight
         try:
-            return await anyio.to_thread.run_sync(blocking)
+            flight.answer = await anyio.to_thread.run_sync(blocking)
+            flight.answered = True
+            return flight.answer
         finally:
             del self._flights[loop_thread]
-            done.set()
+            flight.done.set()
 
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"
+
+
+class _Flight:
+    """One refresh in a worker thread, as the requests waiting for it on the event loop see it."""
+
+    __slots__ = ("answer", "answered", "done")
+
+    def __init__(self, done: Any) -> None:
+        self.done = done
+        self.answer: TokenSet | None = None
+        self.answered = False
 
 
 def _without_param(url: str, key: str) -> str:

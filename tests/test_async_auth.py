@@ -83,3 +83,17 @@ def test_an_expired_token_with_auto_refresh_off_fails_clearly(short_demo) -> Non
     answers = asyncio.run(gather(short_demo.url + "/api/me", 3))
     assert all("TokenExpiredError" in str(a) for a in answers)
     assert refreshes(short_demo) == 0
+
+
+def test_an_early_refresh_that_fails_keeps_the_valid_token_for_every_waiting_request(
+        short_demo, thread_hops: list[object]) -> None:
+    short_demo.settings.access_token_lifetime = 10  # refreshed 2 s early (a fifth of its lifetime)
+    token = nb_oauth.get_new_access_token(password_config(short_demo))
+    due = token.token_set.refresh_due_at(nb_oauth.tokens.config("live").refresh_leeway)
+    time.sleep(max(0.0, due - time.time()) + 0.05)  # type: ignore[operator]
+    short_demo.reset_stats()
+    short_demo.fail_next_token_requests(1)
+    assert asyncio.run(gather(short_demo.url + "/api/me", 50)) == [200] * 50
+    assert short_demo.stats.get("token:injected_fault", 0) == 1  # one refresh attempt for all 50 requests
+    assert len(thread_hops) == 1
+    assert nb_oauth.tokens["live"].access_token == token.access_token  # the valid token stayed in use
