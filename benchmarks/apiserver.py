@@ -11,6 +11,7 @@ API must validate tokens against the in-process demo server.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sys
 import threading
@@ -103,8 +104,44 @@ class ApiServer:
         self._httpd.server_close()
 
 
+async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """HTTP/1.1 keep-alive on one connection: the same answers as :func:`make_handler` (no validator)."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            length = int(fields.get("content-length") or 0)
+            if length:
+                await reader.readexactly(length)
+            if lines[0].startswith("POST"):
+                writer.write(token_response())
+            else:
+                writer.write(RESPONSE_OK if _bearer(fields.get("authorization")) else RESPONSE_401)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def _serve_asyncio() -> None:
+    """One thread, no lock handed between server threads: many concurrent connections stay cheap."""
+    server = await asyncio.start_server(_serve_connection, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
 def main() -> None:
-    """Serve until stdin closes (the parent's exit ends us), announcing the port on stdout."""
+    """Serve until stdin closes (the parent's exit ends us), announcing the port on stdout.
+
+    ``--asyncio``: the asyncio server, for cases that keep many connections busy at once.
+    """
+    if "--asyncio" in sys.argv[1:]:
+        asyncio.run(_serve_asyncio())
+        return
     server = _Server(("127.0.0.1", 0), make_handler(None))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(server.server_address[1], flush=True)

@@ -51,6 +51,25 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
 
 
+def _cleaned(value: Any, secrets: list[str]) -> Any:
+    """``value`` with every known secret and secret-looking pair masked, nested containers included (copied)."""
+    if isinstance(value, str):
+        return redact(value, secrets, ordered=True)
+    if value is None or isinstance(value, int | float):  # numbers and booleans hide nothing
+        return value
+    if isinstance(value, Mapping):
+        return {k: _cleaned_value(k, v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cleaned(v, secrets) for v in value)
+    return value
+
+
+def _cleaned_value(key: str, value: Any, secrets: list[str]) -> Any:
+    """A value of a secret key is masked, nothing more to find in it; any other value is cleaned."""
+    masked = mask_value(key, value)
+    return masked if masked is not value else _cleaned(value, secrets)
+
+
 @dataclass
 class Step:
     """One arrow of the sequence diagram: who talks to whom, what was sent, what came back."""
@@ -136,20 +155,7 @@ class Trace:
         return self._ordered
 
     def _clean(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return redact(value, self._ordered_secrets(), ordered=True)
-        if value is None or isinstance(value, int | float):  # numbers and booleans hide nothing
-            return value
-        if isinstance(value, Mapping):
-            return {k: self._clean_value(k, v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(self._clean(v) for v in value)
-        return value
-
-    def _clean_value(self, key: str, value: Any) -> Any:
-        """A value of a secret key is masked, nothing more to find in it; any other value is cleaned."""
-        masked = mask_value(key, value)
-        return masked if masked is not value else self._clean(value)
+        return _cleaned(value, self._ordered_secrets())
 
     def record(
         self,
@@ -170,18 +176,19 @@ class Trace:
     ) -> Step:
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params or [])
         shown_headers = {k: ("•••" if k.lower() in ("authorization", "cookie") else v) for k, v in (headers or {}).items()}
+        secrets = self._ordered_secrets()
         step = Step(
             title=title,
             source=source,
             target=target,
             kind=kind,
             method=method,
-            url=self._clean(mask_url(url)) if url else None,
-            params=[(k, self._clean_value(k, v)) for k, v in pairs],
-            headers=self._clean(shown_headers),
+            url=_cleaned(mask_url(url), secrets) if url else None,
+            params=[(k, _cleaned_value(k, v, secrets)) for k, v in pairs],
+            headers=_cleaned(shown_headers, secrets),
             status=status,
-            response=self._clean(dict(response)) if response is not None else None,
-            note=self._clean(note) if note else None,
+            response=_cleaned(response, secrets) if response is not None else None,
+            note=_cleaned(note, secrets) if note else None,
             started=started if started is not None else time.time(),
             duration=duration,
         )

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, quote, urlencode
 import requests
 import urllib3.exceptions
 from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+from oauthlib.oauth2.rfc6749.parameters import parse_token_response as oauthlib_parse
 
 from .errors import (
     InvalidTokenResponseError,
@@ -106,7 +108,7 @@ class Response:
     """What came back: status, headers, the (size-limited) text and the elapsed seconds."""
 
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # looked up case-insensitively
     text: str
     elapsed: float
     url: str
@@ -174,7 +176,7 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
         text = raw.decode("utf-8", errors="replace")
     return Response(
         status=r.status_code,
-        headers={k.lower(): v for k, v in r.headers.items()},
+        headers=r.headers,
         text=text,
         elapsed=r.elapsed.total_seconds(),
         url=call.url,
@@ -260,11 +262,6 @@ def parse_token_response(
     token, a missing or non-string ``access_token``, a bad ``expires_in``.  A granted scope
     narrower than asked is a warning, not an error.
     """
-    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-    from oauthlib.oauth2.rfc6749.parameters import (
-        parse_token_response as oauthlib_parse,
-    )
-
     secrets = list(secrets)
     if not 200 <= resp.status < 300:
         error, description = server_error(resp)

@@ -9,6 +9,10 @@ from ..config import OAuth2Config
 from ..oidc.discovery import apply_discovery
 from ..redirect.callback import default_authorize_using_browser
 
+#: Grants that never show the user a page: whether to open a browser is not theirs to decide (and the
+#: environment is not probed for each of their token requests and refreshes).
+NO_BROWSER_GRANTS = frozenset({"client_credentials", "password_credentials"})
+
 
 def resolve_config(cfg: OAuth2Config, extra: Mapping[str, Any] | None = None, *,
                    discover: bool = True) -> OAuth2Config:
@@ -16,7 +20,8 @@ def resolve_config(cfg: OAuth2Config, extra: Mapping[str, Any] | None = None, *,
     resolved = cfg.with_placeholders_filled(extra)
     if discover and resolved.issuer:
         resolved = apply_discovery(resolved)
-    if resolved.authorize_using_browser is None:  # True where kernel and browser share the machine
+    if resolved.authorize_using_browser is None and resolved.grant_type not in NO_BROWSER_GRANTS:
+        # True where kernel and browser share the machine
         resolved = _with_browser_default(resolved, default_authorize_using_browser())
     resolved.check_complete()
     return resolved
