@@ -119,8 +119,8 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             else:
                 writer.write(RESPONSE_OK if _bearer(fields.get("authorization")) else RESPONSE_401)
             await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        pass
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        pass  # the client went away, or the server is shutting down
     finally:
         writer.close()
 

@@ -12,6 +12,7 @@ expired: the authorization server must see exactly one refresh, and no request m
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -107,7 +108,7 @@ async def sequential(clients: dict[str, httpx.AsyncClient], url: str, n: int, re
 
 
 def run(bench: Bench) -> CaseResult:
-    turns, repeats, n_seq, n = (1, 2, 30, 50) if bench.quick else (2, 5, 1000, GATHER)
+    turns, repeats, n_seq, n = (1, 2, 30, 50) if bench.quick else (3, 5, 1000, GATHER)
     token = bench.nb_token(NAME, lifetime=3600)
     api, url = start_api_process("--asyncio")
     loop = asyncio.new_event_loop()
@@ -119,7 +120,7 @@ def run(bench: Bench) -> CaseResult:
             return lambda: _checked(loop.run_until_complete(gather(client, url, n)))
 
         rep = interleave_requests({name: gathering(c) for name, c in clients.items()}, requests=turns,
-                                  repeats=repeats, warmup=1)
+                                  repeats=repeats, warmup=1, settle=gc.collect)
         seq = loop.run_until_complete(sequential(clients, url, n_seq, repeats))
         for c in clients.values():
             loop.run_until_complete(c.aclose())

@@ -155,10 +155,17 @@ class Repeats:
         return [median(run[name]) / median(run[base]) for run in self.runs]
 
 
-def interleave_requests(calls: Mapping[str, Call], *, requests: int, repeats: int, warmup: int = 20) -> Repeats:
-    """``repeats`` times: ``requests`` turns of one request per variant, order flipped every turn."""
+def interleave_requests(calls: Mapping[str, Call], *, requests: int, repeats: int, warmup: int = 20,
+                        settle: Callable[[], object] | None = None) -> Repeats:
+    """``repeats`` times: ``requests`` turns of one request per variant.
+
+    The order changes every turn, through every rotation and its reverse (A B C, C B A, B C A, A C B, ...),
+    so no variant keeps a place (always first, always right after another). ``settle`` runs untimed before
+    each timed call (e.g. ``gc.collect`` where a call leaves much garbage behind).
+    """
     names = list(calls)
-    orders = (names, names[::-1])
+    rotations = [names[k:] + names[:k] for k in range(len(names))]
+    orders = [order for rotation in rotations for order in (rotation, rotation[::-1])]
     clock = time.perf_counter
     for _ in range(warmup):
         for name in names:
@@ -167,8 +174,10 @@ def interleave_requests(calls: Mapping[str, Call], *, requests: int, repeats: in
     for _ in range(repeats):
         times: dict[str, list[float]] = {name: [] for name in names}
         for i in range(requests):
-            for name in orders[i % 2]:
+            for name in orders[i % len(orders)]:
                 fn = calls[name]
+                if settle is not None:
+                    settle()
                 start = clock()
                 fn()
                 times[name].append(clock() - start)
