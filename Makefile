@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_PORT ?= 8750
 LAB_PORT  ?= 8888
 
-.PHONY: test lint demo bench bench-quick install clean
+.PHONY: test lint demo bench bench-quick install clean hub-proxy
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,15 @@ $(VENV)/.installed-notebook: pyproject.toml | $(VENV)/bin/python
 
 install: $(VENV)/.installed-notebook
 
-test: $(VENV)/.installed-test
+# configurable-http-proxy for the JupyterHub tests (tests/hub), pinned by its lock file.
+HUB_PROXY := tests/servers/hub
+$(HUB_PROXY)/node_modules/.package-lock.json: $(HUB_PROXY)/package.json $(HUB_PROXY)/package-lock.json
+	cd $(HUB_PROXY) && npm ci --no-audit --no-fund
+	touch $@
+
+hub-proxy: $(HUB_PROXY)/node_modules/.package-lock.json
+
+test: $(VENV)/.installed-test $(HUB_PROXY)/node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -45,4 +53,4 @@ bench-quick: $(VENV)/.installed-test
 	$(PY) -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache $(HUB_PROXY)/node_modules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,20 @@ def judged_ratios(cases: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]
     found = []
     for case in cases:
         number = case["title"].split(".", 1)[0]
-        for item in case.get("extra", {}).get("judged", {}).values():
+        for item in (case.get("extra", {}).get("judged") or from_ratio(case)).values():
             found.append((f"{number}. {item['label']}", item))
     return found
+
+
+def from_ratio(case: dict[str, Any]) -> dict[str, Any]:
+    """A case that reports one ratio and a ``ratio ≤ X`` target (no spread of its own), as a judged ratio."""
+    target = re.match(r"ratio ≤ ([0-9.]+)", case.get("target") or "")
+    if case.get("ratio") is None or target is None:
+        return {}
+    r = case["ratio"]
+    return {"main": {"label": case["title"].split(". ", 1)[-1], "ours": "nb_oauth", "baseline": case["baseline"],
+                     "target": float(target.group(1).rstrip(".")), "passed": r <= float(target.group(1).rstrip(".")),
+                     "ratio": {"median": r, "min": r, "max": r, "per_repeat": [r]}}}
 
 
 def write_plot(cases: list[dict[str, Any]], path: Path) -> Path | None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .plot import judged_ratios, write_plot
+from .plot import from_ratio, judged_ratios, write_plot
 
 HOW_TO_READ = """\
 Request cases send one request of every variant in turn, the order flipping every turn
@@ -91,8 +91,9 @@ def sentences(case: dict[str, Any]) -> list[str]:
     if "error" in extra:
         return [f"**{case['title']}**: the case failed to run (`{extra['error']}`)."]
     out = []
-    for item in extra.get("judged", {}).values():
-        text = ratio_sentence(item, extra if len(extra.get("judged", {})) == 1 else {})
+    judged = extra.get("judged") or from_ratio(case)
+    for item in judged.values():
+        text = ratio_sentence(item, extra if len(judged) == 1 and "judged" in extra else {})
         peers = peers_sentence(extra)
         out.append(text + (f" {peers}" if peers else ""))
     name = case["name"]
@@ -111,6 +112,11 @@ def sentences(case: dict[str, Any]) -> list[str]:
         out.append(f"**{case['title'].split('. ', 1)[1]}**: {extra['failures']} failed calls, {extra['refreshes']} "
                    f"refreshes, {extra['calls_rescued_by_401_retry']} calls rescued by the 401 retry, RSS growth "
                    f"{m['rss_growth_kib']:g} KiB; target {case['target']}: **{_verdict(case['pass'])}**.")
+    elif name == "dask_fan_out":
+        out.append(f"**Dask fan-out, correctness**: {extra['failed_calls']} failed calls; token-endpoint requests "
+                   f"per round {', '.join(str(r['refresh_requests']) for r in extra['rounds'])} for expiries "
+                   f"{', '.join(str(r['expiries']) for r in extra['rounds'])}; whole case: "
+                   f"**{_verdict(case['pass'])}**.")
     elif name == "refresh_memory":
         m = extra["refresh_memory"]
         out.append(f"**Memory across {extra['refreshes']:,} forced refreshes**: tracemalloc growth {m['growth_kib']:g} "
@@ -173,6 +179,8 @@ def case_section(case: dict[str, Any]) -> list[str]:
                              [[FIGURES.get(k, k), f"{v:.2f}"] for k, v in extra["medians_ms"].items()])]
     if "memory" in extra:
         lines += ["", *long_run_section(extra)]
+    if "rounds" in extra:
+        lines += ["", *fan_out_section(extra)]
     others = {k: v for k, v in extra.items() if k in SCALARS}
     if others:
         lines += ["", *[f"- {SCALARS[k]}: {_scalar(v)}" for k, v in others.items()]]
@@ -199,6 +207,9 @@ SCALARS = {
     "grant": "grant",
     "threads": "threads",
     "token_lifetime_s": "token lifetime (s)",
+    "refresh_margin_s": "refresh margin (s)",
+    "tasks": "Dask tasks per fan-out",
+    "failed_calls": "failed calls",
     "listener_close_ms": "closing a callback listener right after it served a request (median ms)",
     "load_imports_total_ms": "all imports during `%load_ext nb_oauth` (sum of the top-level `-X importtime` entries, ms)",
 }
@@ -252,6 +263,15 @@ def long_run_section(extra: dict[str, Any]) -> list[str]:
     per = m.get("per_thousand", [])
     trend = ", ".join(f"{p['rss_mib']}" for p in per if p["rss_mib"] is not None)
     return [*table(["", ""], rows), "", f"RSS (MiB) at each thousand calls: {trend}."]
+
+
+def fan_out_section(extra: dict[str, Any]) -> list[str]:
+    rows = [[i + 1, f"{r['seconds']:.2f}", r["lifetimes_elapsed"], r["expiries"], r["refresh_requests"],
+             r["failed_calls"]] for i, r in enumerate(extra["rounds"])]
+    lines = table(["Round", "s (nb_oauth)", "token lifetimes elapsed", "expiries (came due)",
+                   "token-endpoint requests", "failed calls"], rows)
+    times = "; ".join(f"{name}: {', '.join(f'{x:.2f}' for x in v)} s" for name, v in extra["variants_s"].items())
+    return [*lines, "", f"Fan-out wall times per round: {times}."]
 
 
 # -- helpers -----------------------------------------------------------------------------------------

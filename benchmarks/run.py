@@ -21,6 +21,7 @@ import nb_oauth
 
 from . import (
     case_async,
+    case_dask,
     case_httpx,
     case_load,
     case_long_run,
@@ -46,6 +47,7 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "async": case_async.run,
     "async_storm": case_async.run_storm,
     "refresh_memory": case_refresh_memory.run,
+    "dask": case_dask.run,
 }
 HERE = Path(__file__).resolve().parent
 

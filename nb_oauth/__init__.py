@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._auth import OAuth2Auth
+from ._auth import OAuth2Auth, auth_for, session_for
 from ._store import TokenExpiredError, TokenStore, tokens
 from ._token import Token
 from .config import GRANT_TYPES, OAuth2Config
@@ -41,6 +41,7 @@ from .errors import (
 if TYPE_CHECKING:
     import requests
 
+    from . import dask as dask  # loaded on first use, see __getattr__
     from ._flows import PendingFlow, get_new_access_token, start_flow
 
 __version__ = "0.1.0"
@@ -91,11 +92,14 @@ _LAZY = {"PendingFlow": "._flows", "get_new_access_token": "._flows", "start_flo
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nb_oauth' has no attribute {name!r}")
+    """The flow functions, and ``nb_oauth.dask`` (so ``import nb_oauth`` does not import Dask), on first use."""
     import importlib
 
+    if name == "dask":
+        return importlib.import_module(f"{__name__}.dask")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
@@ -106,13 +110,20 @@ def __dir__() -> list[str]:
 
 
 def session(name: str) -> requests.Session:
-    """A ``requests.Session`` that sends token ``name``, refreshes it before it expires and retries once on a 401."""
-    return tokens.session(name)
+    """A ``requests.Session`` that sends token ``name``, refreshes it before it expires and retries once on a 401.
+
+    In the kernel the token comes from :data:`tokens`; on a Dask worker, from the tokens the kernel
+    shared with :func:`nb_oauth.dask.share`.
+    """
+    return session_for(name)
 
 
 def auth(name: str) -> OAuth2Auth:
-    """An auth object for ``requests`` (``auth=``) and ``httpx`` (``httpx.Client(auth=...)``, sync and async)."""
-    return tokens.auth(name)
+    """An auth object for ``requests`` (``auth=``) and ``httpx`` (``httpx.Client(auth=...)``, sync and async).
+
+    Pickled (for instance into a Dask task), it carries the token's name, never the token.
+    """
+    return auth_for(name)
 
 
 def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2Config]:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 from requests.auth import AuthBase
 
+from ._log_guard import masked_exception
+
 if TYPE_CHECKING:
     from ._token import Token, TokenSet
     from .config import OAuth2Config
@@ -51,7 +53,7 @@ class OAuth2Auth(AuthBase):
 
     def __init__(self, name: str, store: TokenSource | None = None) -> None:
         self.name = name
-        source = store or _default_source
+        source = store if store is not None else _default_source
         if source is None:
             raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
         self.store = source
@@ -90,7 +92,13 @@ class OAuth2Auth(AuthBase):
 
     # -- requests ------------------------------------------------------------------------------------
 
+    def secrets(self) -> list[str]:
+        """What a message about this auth's requests must never show: the tokens it may have sent."""
+        placed = self._placed
+        return placed[0].secrets() if placed is not None else []
+
     def _apply_requests(self, r: requests.PreparedRequest, token_set: TokenSet) -> None:
+        check_bearer_transport(r.url or "", self.name, self.store.config(self.name).allow_insecure_http)
         where, value = self._placement(token_set)
         if where == "header":
             r.headers["Authorization"] = value
@@ -104,8 +112,25 @@ class OAuth2Auth(AuthBase):
         r.hooks["response"].append(self._retry_on_401)
         return r
 
+    def _guard(self, response: Any) -> Any:
+        """``response.raise_for_status()`` (requests or httpx) with the URL's token masked in the message."""
+        original = response.raise_for_status
+        if getattr(original, "_nb_oauth_guarded", False):
+            return response
+
+        def raise_for_status() -> Any:
+            try:
+                return original()
+            except Exception as exc:
+                raise masked_exception(exc, self.secrets()) from None
+
+        raise_for_status._nb_oauth_guarded = True  # type: ignore[attr-defined]
+        response.raise_for_status = raise_for_status
+        return response
+
     def _retry_on_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
         request = r.request
+        self._guard(r)
         if r.status_code != 401 or getattr(request, "_nb_oauth_retried", False):
             return r
         sent = getattr(request, "_nb_oauth_sent", None)
@@ -124,11 +149,15 @@ class OAuth2Auth(AuthBase):
         second = r.connection.send(retry, **kwargs)
         second.history.append(r)
         second.request = retry
+        self._guard(second)
         return second
 
     # -- httpx ---------------------------------------------------------------------------------------
 
     def _apply_httpx(self, request: Any, token_set: TokenSet) -> None:
+        url = request.url
+        if url.scheme == "http":
+            check_bearer_transport(str(url), self.name, self.store.config(self.name).allow_insecure_http)
         where, value = self._placement(token_set)
         if where == "header":
             request.headers["Authorization"] = value
@@ -138,12 +167,12 @@ class OAuth2Auth(AuthBase):
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         token_set = self.store.current(self.name)
         self._apply_httpx(request, token_set)
-        response = yield request
-        if response.status_code == 401:
+        response = self._guard((yield request))
+        if response.status_code == 401 and _same_origin(request, response):
             new = self.store.refresh_after_401(self.name, token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
-                yield request
+                self._guard((yield request))
 
     async def async_auth_flow(self, request: Any):  # type: ignore[no-untyped-def]
         """Expiry is checked inline on the event loop; only a refresh (blocking I/O) goes to a worker thread,
@@ -152,12 +181,12 @@ class OAuth2Auth(AuthBase):
         if token_set is None:
             token_set = await self._in_thread_once(lambda: self.store.current(self.name), self._fresh)
         self._apply_httpx(request, token_set)
-        response = yield request
-        if response.status_code == 401:
+        response = self._guard((yield request))
+        if response.status_code == 401 and _same_origin(request, response):
             new = await self._async_after_401(token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
-                yield request
+                self._guard((yield request))
 
     def _fresh(self) -> TokenSet | None:
         """The token set to send when the store would hand it back without a refresh (a lookup and a clock
@@ -215,6 +244,69 @@ class OAuth2Auth(AuthBase):
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled, an auth object is its token's name: no token travels (e.g. in a Dask task graph)."""
+        return _restore, (self.name, type(self) is not OAuth2Auth)
+
+
+class _CurrentDefaultSource:
+    """The default source at the time of each call (where an unpickled auth object ends up, e.g. a Dask worker)."""
+
+    def _source(self) -> TokenSource:
+        if _default_source is None:
+            raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
+        return _default_source
+
+    def __getitem__(self, name: str) -> Token:
+        return self._source()[name]
+
+    def config(self, name: str) -> OAuth2Config:
+        return self._source().config(name)
+
+    def current(self, name: str) -> TokenSet:
+        return self._source().current(name)
+
+    def refresh_after_401(self, name: str, rejected_access_token: str) -> TokenSet | None:
+        return self._source().refresh_after_401(name, rejected_access_token)
+
+
+def _restore(name: str, for_httpx: bool) -> OAuth2Auth:
+    """Unpickle an auth object: its name, bound to wherever it is used; the token is looked up on first use."""
+    cls = _httpx_auth_class() if for_httpx else OAuth2Auth
+    restored = cls.__new__(cls)
+    restored.name = name
+    restored.store = _CurrentDefaultSource()
+    restored._placed = None
+    restored._flights = {}
+    return restored
+
+
+def check_bearer_transport(url: str, name: str, allow_insecure_http: bool) -> None:
+    """A token goes over plain http only to loopback, or with the config's ``allow_insecure_http``."""
+    if allow_insecure_http or url[:7].lower() != "http://":
+        return
+    from urllib.parse import urlsplit
+
+    from .config import is_loopback_host
+    from .errors import ConfigError
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    if not is_loopback_host(host):
+        raise ConfigError(
+            f"Token {name!r} would be sent over plain http to {host or 'a non-loopback host'}, where anyone on "
+            "the network can read and reuse it; nothing was sent.",
+            fix=f"Use https, or opt in for this config alone with allow_insecure_http=True (token {name!r}).")
+
+
+def _same_origin(request: Any, response: Any) -> bool:
+    """Whether an httpx response answers the request the token was put on, not a redirect to another origin:
+    a 401 from elsewhere says nothing about this token and must not spend a refresh."""
+    sent, answered = request.url, response.request.url
+    return bool((sent.scheme, sent.host, sent.port) == (answered.scheme, answered.host, answered.port))
+
 
 class _Flight:
     """One refresh in a worker thread, as the requests waiting for it on the event loop see it."""
@@ -265,7 +357,11 @@ class _TimeoutSession(requests.Session):
             from ._transport import http_timeout
 
             kwargs["timeout"] = http_timeout()
-        return super().request(method, url, *args, **kwargs)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.RequestException as exc:  # its message quotes the URL, which may carry the token
+            auth = self.auth if isinstance(self.auth, OAuth2Auth) else None
+            raise masked_exception(exc, auth.secrets() if auth else []) from None
 
 
 def session_for(name: str, source: TokenSource | None = None) -> requests.Session:

@@ -1,4 +1,4 @@
-"""Keeping secrets out of other libraries' logs.
+"""Keeping secrets out of other libraries' logs and exception messages.
 
 With ``add_token_to="url"`` the token travels in the query string, and HTTP libraries log
 request lines: urllib3 at DEBUG (``"GET /api?access_token=..."``), httpx at INFO. A filter on
@@ -28,6 +28,25 @@ def add_secret_source(source: Callable[[], Iterable[str]]) -> None:
         _SECRET_SOURCES.append(source)
 
 
+def known_secrets() -> list[str]:
+    """Every secret the registered sources hold now (tokens in the store, values filled from placeholders)."""
+    return [s for source in _SECRET_SOURCES for s in source()]
+
+
+def masked_exception(exc: BaseException, secrets: Iterable[str | None] = ()) -> BaseException:
+    """``exc`` with every secret masked in its message (type, attributes and traceback kept).
+
+    requests' and httpx's errors quote the URL they were sending, and with ``add_token_to="url"`` that
+    URL carries the token; the error is re-raised ``from None`` by the caller, so the library's chained
+    errors (which quote it too) are not printed either.
+    """
+    text = str(exc)
+    cleaned = redact(text, [*secrets, *known_secrets()])
+    if cleaned != text:
+        exc.args = (cleaned,)
+    return exc
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites a record's message with secrets masked (never drops the record)."""
 
@@ -36,8 +55,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken record is the logging call's problem, not ours
             return True
-        known = [s for source in _SECRET_SOURCES for s in source()]
-        cleaned = redact(message, known)
+        cleaned = redact(message, known_secrets())
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True

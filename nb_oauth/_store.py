@@ -175,6 +175,12 @@ class TokenStore:
         except OAuthError:
             return None
 
+    def renew(self, name: str, stale_access_token: str) -> TokenSet:
+        """Refresh unless the token is no longer ``stale_access_token``; a failure is raised, not swallowed
+        (for callers in other processes, such as Dask workers after a 401, that must hear why)."""
+        entry = self._entry(name)
+        return self._refresh(entry, only_if=lambda ts: ts.access_token == stale_access_token)
+
     def refresh(self, name: str) -> Token:
         """Refresh now, whatever the expiry (Postman's Refresh); returns the (updated) Token."""
         entry = self._entry(name)
@@ -239,7 +245,7 @@ class TokenStore:
             raise RefreshError(f"Token {name!r} has no refresh token, so it cannot be renewed without a new login.",
                                fix=f"Log in again: %oauth_token {name} (or get_new_access_token); the old token "
                                    "stays visible until then.")
-        return verify_id_token(cfg, new, trace=trace)
+        return verify_id_token(cfg, new, trace=trace, previous=current)
 
     # -- revoking and forgetting ---------------------------------------------------------------------
 

@@ -80,7 +80,8 @@ class TokenSet:
             obtained_at=now,
             raw=dict(raw),
             requested_scope=requested_scope if requested_scope is not None else (previous.requested_scope if previous else None),
-            id_token_verified=False,
+            # an ID token kept from before keeps its verdict; a new one is verified by the flow
+            id_token_verified=bool(previous and not raw.get("id_token") and previous.id_token_verified),
         )
 
     def seconds_left(self, now: float | None = None) -> float | None:

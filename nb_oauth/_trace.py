@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .config import placeholders
 from .display._meanings import ACTORS, PARAMETER_MEANINGS
 from .errors import SECRET_KEYS, mask, redact
 
@@ -25,6 +26,9 @@ __all__ = ["ACTORS", "PARAMETER_MEANINGS", "Step", "Trace"]
 REFRESH_STEPS_KEPT = 40
 #: Token sets whose secrets masking knows: the one a refresh spends and the one it brings (older ones are gone).
 TOKEN_SETS_HELD = 2
+#: Headers whose values are shown as sent; every other header value (custom header parameters, API keys,
+#: ``Authorization``, cookies) is a secret for the trace.
+PLAIN_HEADERS = frozenset({"accept", "content-type", "content-length", "user-agent", "accept-encoding"})
 
 
 def mask_value(key: str, value: Any) -> Any:
@@ -116,6 +120,7 @@ class Trace:
         self._secrets: set[str] = set()
         self._token_secrets: deque[tuple[str, ...]] = deque(maxlen=TOKEN_SETS_HELD)
         self._ordered: list[str] | None = None
+        self._ordered_version = -1
 
     @property
     def steps(self) -> list[Step]:
@@ -149,9 +154,12 @@ class Trace:
 
     def _ordered_secrets(self) -> list[str]:
         """The secrets longest first, as redact wants them; sorted once per change, not once per value."""
-        if self._ordered is None:
+        version = placeholders.filled_version()  # values filled from {{placeholders}} are secrets too
+        if self._ordered is None or self._ordered_version != version:
+            self._ordered_version = version
             held = {s for group in self._token_secrets for s in group}
-            self._ordered = sorted(self._secrets | held, key=len, reverse=True)
+            filled = {str(v) for v in placeholders.filled_values() if v and len(str(v)) >= 4}
+            self._ordered = sorted(self._secrets | held | filled, key=len, reverse=True)
         return self._ordered
 
     def _clean(self, value: Any) -> Any:
@@ -175,7 +183,7 @@ class Trace:
         duration: float | None = None,
     ) -> Step:
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params or [])
-        shown_headers = {k: ("•••" if k.lower() in ("authorization", "cookie") else v) for k, v in (headers or {}).items()}
+        shown_headers = {k: (v if k.lower() in PLAIN_HEADERS else mask(str(v))) for k, v in (headers or {}).items()}
         secrets = self._ordered_secrets()
         step = Step(
             title=title,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ from .errors import (
 )
 
 log = logging.getLogger("nb_oauth")
+
+#: RFC 6749 Appendix A: access and refresh tokens are 1*VSCHAR.
+_VISIBLE_ASCII = re.compile(r"[\x20-\x7e]+")
 
 #: The most we read of any response from an authorization server.
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -340,6 +344,14 @@ def _check_fields(data: dict[str, Any], *, what: str, secrets: Sequence[str | No
         raise InvalidTokenResponseError(
             f"The {what} answered without a usable access_token (it is {found}).", secrets=secrets,
             fix="Check the Access Token URL and grant settings; a token response must carry access_token.")
+    for name in ("access_token", "refresh_token"):
+        value = data.get(name)
+        if isinstance(value, str) and value and not _VISIBLE_ASCII.fullmatch(value):
+            raise InvalidTokenResponseError(
+                f"The {what} answered a{'n' if name[0] == 'a' else ''} {name} with characters outside visible "
+                "ASCII (RFC 6749 Appendix A allows only %x20-7E; invalid UTF-8 counts too); it was not kept.",
+                secrets=secrets, fix="The token endpoint is broken or not an OAuth token endpoint: check the "
+                                     "Access Token URL, or report it to the provider.")
     if "expires_in" in data and data["expires_in"] is not None:
         value = data["expires_in"]
         try:

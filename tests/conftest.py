@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import nb_oauth
+from nb_oauth.config import placeholders
 from nb_oauth.oidc import discovery
 from nb_oauth.redirect import callback
 
@@ -47,6 +48,7 @@ def _reset_module_state() -> None:
     nb_oauth.tokens.clear()
     discovery.clear_cache()
     callback.set_frontend_base_url(None)
+    placeholders.forget_filled()  # values filled from {{placeholders}} are masked as secrets, process-wide
     magic_state = sys.modules.get("nb_oauth.notebook.magic_token")  # only once a test has loaded the magics
     if magic_state is not None:
         magic_state.reset_state()

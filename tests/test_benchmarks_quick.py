@@ -26,6 +26,7 @@ CASE_NAMES = {
     "async_gather",
     "async_refresh_storm",
     "refresh_memory",
+    "dask_fan_out",
 }
 CASE_KEYS = {"name", "title", "unit", "ours_median", "baseline_median", "ratio", "repetitions", "target", "pass"}
 
@@ -119,3 +120,12 @@ def test_long_run_fails_no_call_and_crosses_an_expiry(results: dict[str, Any]) -
     assert extra["failures"] == 0
     assert extra["calls"] >= 1000
     assert extra["refreshes"] >= 1
+
+
+def test_dask_fan_out_fails_no_call_and_refreshes_once_per_expiry(results: dict[str, Any]) -> None:
+    extra = case(results, "dask_fan_out")["extra"]
+    assert extra["failed_calls"] == 0 and extra["api_checks_expiry"]
+    for r in extra["rounds"]:
+        # every request at the endpoint came from the kernel (counted one after the other: one may be in flight)
+        assert abs(r["refresh_requests"] - r["store_refreshes"]) <= 1
+        assert r["refresh_requests"] <= r["expiries"] + 1

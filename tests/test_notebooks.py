@@ -47,3 +47,19 @@ def test_learn_oauth_shows_every_protection_failing_for_its_reason(tmp_path: Pat
     assert "TokenExpiredError" in text and "the API, asked directly with the expired token: 401" in text
     assert "RefreshError" in text
     assert find_secrets(tmp_path / "learn-oauth.ipynb", secrets) == []
+
+
+def test_dask_fan_out_crosses_expiries_with_one_refresh_each_and_saves_no_secret(tmp_path: Path) -> None:
+    nb, secrets = run_notebook(NOTEBOOKS / "dask-fan-out.ipynb", tmp_path,
+                               secret_names=("DEMO_SECRET", "ALICE_PASSWORD"), timeout=300)
+    text = outputs_text(nb)
+    assert "API calls: 10,000 in" in text and "failed calls: 0" in text
+    lifetimes = float(text.split("token lifetimes elapsed: ")[1].split("\\n")[0])
+    sent = int(text.split("refresh requests at the token endpoint: ")[1].split("\\n")[0])
+    by_kernel = int(text.split("refreshes done by the kernel: ")[1].split("\\n")[0])
+    # several expiries, every refresh made by the kernel (read one after the other: one may be in flight)
+    assert by_kernel >= 2 and abs(sent - by_kernel) <= 1
+    assert sent <= lifetimes / 0.8 + 1  # one per expiry: a 3 s token is due 0.6 s early, never sooner
+    assert "token name in the pickled session: True" in text and "access or refresh token in it: False" in text
+    assert "SharingError" in text and "unshared" in text
+    assert find_secrets(tmp_path / "dask-fan-out.ipynb", secrets) == []

@@ -53,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     front = ""
     if args.front_channel_url:
-        shown = server.front_channel_url or "none known yet, pages on the issuer URL"
+        from ..redirect.callback import detect_environment
+
+        shown = server.front_channel_url or "on the issuer URL"
+        if not server.front_channel_url and detect_environment().remote:
+            shown = ("none known, so they are on the issuer URL, which only this machine can open; set "
+                     "NB_OAUTH_PUBLIC_URL to this Jupyter server's address as the browser shows it (or have the hub "
+                     "set JUPYTERHUB_PUBLIC_URL), or pass --front-channel-url https://<hub>/user/<you>/proxy/<port>")
         mode = " (auto)" if args.front_channel_url == "auto" else ""
         front = f"  login pages:   {shown}{mode}\n"
     logins = ", ".join(f"{user} / {password}" for user, password in DEMO_USERS.items())

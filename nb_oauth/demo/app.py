@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from . import api, endpoints, pages
 from .constants import ALL_SCOPES, PATHS
 from .context import EXTENSION_KEY, DemoContext, current_context
+from .front_door import FrontDoor
 from .oauth import build_oauth
 
 #: Request paths counted in ``DemoServer.stats`` under a short name.
@@ -64,4 +65,6 @@ def create_app(ctx: DemoContext) -> Flask:
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    # The sign-in pages learn the address the browser used (behind jupyter-server-proxy); nothing else does.
+    app.wsgi_app = FrontDoor(app.wsgi_app, ctx.front_channel_url)  # type: ignore[method-assign]
     return app

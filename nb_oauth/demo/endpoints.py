@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InsecureTransportError
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
@@ -82,6 +83,17 @@ def _server() -> DemoAuthorizationServer:
     server = current_context().authorization_server
     assert server is not None
     return server
+
+
+@bp.errorhandler(InsecureTransportError)
+def insecure_transport(error: InsecureTransportError) -> ResponseReturnValue:
+    """RFC 6749 §3.1 / §3.2: an endpoint reached over http under a non-loopback name answers with an OAuth error."""
+    body = {
+        "error": error.error,
+        "error_description": "This endpoint was reached over plain http under a name that is not loopback; "
+        "use https, or the loopback address the issuer names.",
+    }
+    return jsonify(body), 400, {"Cache-Control": "no-store"}
 
 
 @bp.post(PATHS["token_endpoint"])

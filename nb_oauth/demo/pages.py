@@ -25,6 +25,7 @@ from flask.typing import ResponseReturnValue
 
 from .constants import PATHS, SCOPE_DESCRIPTIONS
 from .context import DemoContext, current_context
+from .front_door import insecure_page_advice
 from .models import USERS, Client, User, authenticate_user
 from .oauth import DemoIssuerParameter
 
@@ -140,6 +141,10 @@ def _authorization_error(ctx: DemoContext, error: OAuth2Error) -> ResponseReturn
         ctx.stats.incr("authorize")
         return response
     status = error.status_code if 400 <= (error.status_code or 0) < 500 else 400
+    if error.error == "insecure_transport":  # reached over http under a non-loopback name: say how to serve it
+        page = render_template("error.html", error=error.error, description=insecure_page_advice(request.url),
+                               server_setup=True)
+        return page, status
     page = render_template("error.html", error=error.error, description=error.get_error_description())
     return page, status
 

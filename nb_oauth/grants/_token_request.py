@@ -15,12 +15,16 @@ from .._transport import (
     parse_token_response,
     send,
 )
-from ..config import OAuth2Config
+from ..config import OAuth2Config, placeholders
 from ..errors import TokenEndpointError
 
 
 def config_secrets(cfg: OAuth2Config) -> list[str | None]:
-    return [cfg.client_secret, cfg.password, cfg.code_verifier]
+    """The config's secrets, with the values of its custom header parameters (API keys travel there) and every
+    value filled from a ``{{placeholder}}``."""
+    headers = [v for params in (cfg.auth_request_params, cfg.token_request_params, cfg.refresh_request_params)
+               for _k, v, how in params if how == "header"]
+    return [cfg.client_secret, cfg.password, cfg.code_verifier, *headers, *placeholders.filled_values()]
 
 
 def body_pairs(encoded: str) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlsplit
 
 from oauthlib.oauth2 import DeviceClient
 
@@ -62,6 +63,8 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, cancel: threading.Event | N
                                  secrets=secrets)
     assert isinstance(device_code, str) and isinstance(user_code, str) and isinstance(verification_uri, str)
     complete = data.get("verification_uri_complete")
+    for uri in (verification_uri, complete if isinstance(complete, str) and complete else None):
+        check_verification_uri(uri, cfg, secrets)
     interval = _number(data.get("interval"), 5.0)
     lifetime = _number(data.get("expires_in"), 600.0)
     if trace is not None:
@@ -117,6 +120,30 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, cancel: threading.Event | N
                          note=f"polled {polls} time(s), every {interval:g} s, until the user approved",
                          started=poll_started, duration=time.time() - poll_started)
         return token_set
+
+def check_verification_uri(uri: str | None, cfg: OAuth2Config, secrets: list[str | None]) -> None:
+    """The server's verification URI is opened in the browser and shown as a link: https only (http to
+    loopback, or with ``allow_insecure_http``).  ``javascript:``, ``file:`` or an OS protocol handler
+    (``ms-msdt:``) would run something on the user's machine."""
+    if uri is None:
+        return
+    from ..config import is_loopback_host
+
+    try:
+        parts = urlsplit(uri)
+        ok = parts.scheme == "https" or (parts.scheme == "http" and (
+            cfg.allow_insecure_http or is_loopback_host(parts.hostname)))
+        ok = ok and bool(parts.hostname) and not any(c.isspace() or ord(c) < 32 for c in uri)
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = uri if len(uri) <= 200 else uri[:200] + "…"
+        raise TokenEndpointError(
+            f"The device authorization answer gives a verification URI that is not an https address, so it was "
+            f"neither opened nor shown as a link: {shown!r}.",
+            fix="Check device_authorization_url: the provider should send an https verification_uri "
+                "(http only to loopback, or with allow_insecure_http=True).", secrets=secrets)
+
 
 def _number(value: object, default: float) -> float:
     try:

@@ -21,7 +21,7 @@ from .._presenter import presenter
 from .._token import TokenSet
 from .._trace import Trace
 from .._transport import _check_fields, narrowed_scope_notice
-from ..config import OAuth2Config
+from ..config import OAuth2Config, is_loopback_host
 from ..errors import (
     AuthorizationDeniedError,
     InvalidTokenResponseError,
@@ -34,6 +34,8 @@ from ..redirect.callback import (
     Environment,
     default_authorize_using_browser,
     detect_environment,
+    loopback_page_advice,
+    no_route_reason,
     plan_callback,
 )
 from ..redirect.listener import CallbackListener, CallbackResult, callback_timeout
@@ -75,6 +77,30 @@ def implicit_response_type(cfg: OAuth2Config) -> str:
     if frozenset({"id_token", "token"}) in offered:
         return "id_token token"
     return "token"
+
+
+def fixed_value_notice(names: list[str]) -> str:
+    """What a login with a configured ``state`` / ``code_verifier`` says (once per login; never the values)."""
+    parts = []
+    if "state" in names:
+        parts.append("a fixed state weakens CSRF protection (anyone who knows it can slip their own login into "
+                     "yours)")
+    if "code_verifier" in names:
+        parts.append("a fixed code_verifier defeats PKCE (a stolen code can be redeemed with it)")
+    return ("Warning: this login reuses the configured " + " and ".join(names) + ": " + "; ".join(parts)
+            + ". Leave them empty to get fresh random values on every login.")
+
+
+def _iss_promised(cfg: OAuth2Config) -> bool:
+    """Whether the issuer's metadata says every authorization response carries ``iss`` (RFC 9207 §3)."""
+    from ..errors import OAuthError
+    from ..oidc.discovery import metadata
+
+    try:
+        doc = metadata(cfg.issuer or "", allow_http=cfg.allow_insecure_http)
+    except OAuthError:
+        return False  # no document: the login already worked without one
+    return doc.get("authorization_response_iss_parameter_supported") is True
 
 
 class RedirectFlow:
@@ -146,14 +172,21 @@ class RedirectFlow:
                               params=parse_qsl(urlsplit(url).query, keep_blank_values=True), note=note)
             self.trace.record("User logs in and consents at the provider", "browser", "server", kind="note",
                               note="The login happens at the provider; the notebook never sees the password.")
+        if fixed := [name for name, value in (("state", cfg.state), ("code_verifier", cfg.code_verifier)) if value]:
+            presenter().notice(fixed_value_notice(fixed))
         if ignored_headers := [k for k, _, how in cfg.auth_request_params if how == "header"]:
             presenter().notice("Custom auth-request headers cannot be sent by a browser and were left out: "
                                + ", ".join(ignored_headers))
         if self.open_browser:
             open_in_browser(url)
+        if self.plan.paste and not self.cfg.callback_url and (reason := no_route_reason(self.env)):
+            presenter().notice(reason)
+        if self.env.remote and is_loopback_host(urlsplit(url).hostname):
+            presenter().notice(loopback_page_advice(url))
         if not self.plan.paste:  # in paste mode the link is shown with the request to paste the result
             presenter().authorization_url(url, deadline=self.deadline, opened=bool(self.open_browser),
-                                          cancel_url=self.listener.abort_url if self.listener else None)
+                                          cancel_url=self.plan.abort_url(self.listener.port if self.listener else None,
+                                                                         self.state))
         return str(url)
 
     # -- step 2: the redirect ------------------------------------------------------------------------
@@ -211,7 +244,14 @@ class RedirectFlow:
 
     def _check_issuer(self, iss: str | None) -> None:
         """RFC 9207: an ``iss`` in the authorization response must be the issuer we talk to."""
-        if iss is None or not self.cfg.issuer:
+        if not self.cfg.issuer:
+            return
+        if iss is None:
+            if _iss_promised(self.cfg):
+                raise StateMismatchError(
+                    "The authorization response carries no iss, although the provider's discovery document "
+                    "promises one (authorization_response_iss_parameter_supported; RFC 9207 mix-up check).",
+                    fix="Start the login again; if it keeps happening, another server may be answering for it.")
             return
         if iss.rstrip("/") != self.cfg.issuer.rstrip("/"):
             raise StateMismatchError(

@@ -36,6 +36,7 @@ from typing import Any
 
 from ..config import OAuth2Config, placeholders
 from ..errors import ConfigError
+from ._postman_findings import config_findings
 from ._postman_mapping import (  # noqa: F401  (re-exported: the mapping tables used to live here)
     _ADD_TOKEN_TO,
     _CHALLENGE,
@@ -63,13 +64,13 @@ from ._postman_mapping import (  # noqa: F401  (re-exported: the mapping tables 
     _text,
     _uri_list,
 )
+from ._postman_vars import MAX_NESTING, Filler, too_deep
 
 __all__ = ["POSTMAN_CALLBACK_HOSTS", "PostmanImport", "from_postman", "last_import_report"]
 
 #: The report of the most recent :func:`from_postman` call (a list of one-line findings).
 last_import_report: list[str] = []
 
-_POSTMAN_VAR = re.compile(r"\{\{([^{}]+)\}\}")
 _SCHEMA_VERSION = re.compile(r"/v(\d+)\.(\d+)\.(\d+)/")
 
 
@@ -148,6 +149,8 @@ def _load_json(source: str | os.PathLike[str] | Mapping[str, Any], what: str) ->
                           fix=f"Check the path of the exported {what} file.") from None
     try:
         return json.loads(text), name
+    except RecursionError:
+        raise too_deep(f"The Postman {what} {name!r}") from None
     except ValueError as exc:
         raise ConfigError(f"The Postman {what} {name!r} is not valid JSON ({exc}).",
                           fix=f"Export the {what} again from Postman (… → Export) and pass that file.") from None
@@ -215,39 +218,6 @@ def _environment_variables(environment: Any) -> dict[str, str]:
 # -- variables --------------------------------------------------------------------------------------
 
 
-class _Filler:
-    """Fills Postman ``{{vars}}``, remembering the names it could not fill."""
-
-    def __init__(self, variables: Mapping[str, str]) -> None:
-        self.variables = variables
-        self.unfilled: set[str] = set()
-
-    def text(self, value: str) -> str:
-        for _ in range(10):  # variables may refer to variables; stop on cycles
-            filled = _POSTMAN_VAR.sub(self._replace, value)
-            if filled == value:
-                break
-            value = filled
-        self.unfilled.update(m.group(1) for m in _POSTMAN_VAR.finditer(value))
-        return value
-
-    def _replace(self, match: re.Match[str]) -> str:
-        name = match.group(1)
-        for key in (name, name.strip()):
-            if key in self.variables:
-                return self.variables[key]
-        return match.group(0)
-
-    def deep(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {k: self.deep(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.deep(v) for v in value]
-        return value
-
-
 def _unfilled_findings(where: str, names: Iterable[str]) -> list[str]:
     out = []
     for name in sorted(names):
@@ -255,8 +225,7 @@ def _unfilled_findings(where: str, names: Iterable[str]) -> list[str]:
             out.append(f"{where}: {{{{{name}}}}} is a Postman dynamic variable, which nb_oauth does not generate; "
                        "replace it with a value")
         elif placeholders.PLACEHOLDER.fullmatch("{{" + name + "}}"):
-            out.append(f"{where}: {{{{{name}}}}} is not set in the collection or environment; it stays a "
-                       "placeholder, filled at use time from the notebook or the process environment")
+            continue  # listed with the host it will be sent to, once the config is built (config_findings)
         else:
             out.append(f"{where}: {{{{{name}}}}} is not set, and its name cannot be filled at use time "
                        "(use letters, digits, _ . -); rename the variable or set it in the environment export")
@@ -271,7 +240,7 @@ class _Importer:
 
     _NONE = object()
 
-    def __init__(self, filler: _Filler, report: list[str]) -> None:
+    def __init__(self, filler: Filler, report: list[str]) -> None:
         self.filler = filler
         self.report = report
         self.configs: dict[str, OAuth2Config] = {}
@@ -280,7 +249,7 @@ class _Importer:
     def block(self, auth: Mapping[str, Any], where: str, owner_name: str) -> str | None:
         """Import one oauth2 block; its key in the result, or None when it could not be imported."""
         self.filler.unfilled = set()
-        attrs = self.filler.deep(_auth_attributes(auth, where, self.report))
+        attrs = self.filler.deep(_auth_attributes(auth, where, self.report), where)
         self.report.extend(_unfilled_findings(where, self.filler.unfilled))
         kwargs, token_name = _map_attributes(attrs, where, self.report)
         if not _check_grant(kwargs, where, self.report):
@@ -291,6 +260,7 @@ class _Importer:
         cfg = _build(kwargs, where, self.report)
         if cfg is None:
             return None
+        self.report.extend(config_findings(cfg, where))
         self.configs[key] = cfg
         return key
 
@@ -319,7 +289,9 @@ class _Importer:
             return key if key is not None else self._NONE
         return self._NONE  # noauth, or another auth type: OAuth 2.0 stops here
 
-    def walk(self, items: list[Any], inherited: Any, path: str) -> None:
+    def walk(self, items: list[Any], inherited: Any, path: str, depth: int = 0) -> None:
+        if depth > MAX_NESTING:
+            raise too_deep(path)
         for index, item in enumerate(items, 1):
             if not isinstance(item, Mapping):
                 self.report.append(f"{path}: item {index} is not an object; skipped")
@@ -327,7 +299,7 @@ class _Importer:
             name = str(item.get("name") or f"item {index}")
             where = f"{path}/{name}"
             if isinstance(item.get("item"), list):
-                self.walk(item["item"], self.resolve(item.get("auth"), inherited, where, name), where)
+                self.walk(item["item"], self.resolve(item.get("auth"), inherited, where, name), where, depth + 1)
                 continue
             request = item.get("request")
             auth = request.get("auth") if isinstance(request, Mapping) else None
@@ -362,7 +334,7 @@ def from_postman(
     variables = _collection_variables(collection)
     if environment is not None:
         variables.update(_environment_variables(environment))
-    importer = _Importer(_Filler(variables), report)
+    importer = _Importer(Filler(variables), report)
     info = collection.get("info") or {}
     title = str(info.get("name") or "collection")
     top = importer.resolve(collection.get("auth"), _Importer._NONE, title, title)

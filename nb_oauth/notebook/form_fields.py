@@ -246,7 +246,12 @@ class SecretRow(FieldRow):
 
 
 class ParamsEditor(FieldRow):
-    """Auth / Token / Refresh Request: custom parameter rows of key, value and where to send it."""
+    """Auth / Token / Refresh Request: custom parameter rows of key, value and where to send it.
+
+    A header parameter's value is a secret (API keys travel there): like a :class:`SecretRow`, a
+    literal value is taken out of the widget once it reaches the kernel, so the saved widget state
+    never holds it; a ``{{VAR}}`` placeholder stays visible.
+    """
 
     def __init__(self, name: str) -> None:
         self.rows = widgets.VBox([])
@@ -258,10 +263,11 @@ class ParamsEditor(FieldRow):
         heading.add_class("nb-oauth-heading")
         control = widgets.VBox([heading, self.rows, self.add], layout=layout())
         super().__init__(name, control)
+        self._kept: dict[int, str] = {}  # row -> a header value kept out of the widget
 
     def add_row(self, key: str = "", value: str = "", send_as: str = "body") -> None:
         k = widgets.Text(value=key, placeholder="Key", layout=widgets.Layout(width="30%"))
-        v = widgets.Text(value=value, placeholder="Value", layout=widgets.Layout(width="40%"))
+        v = widgets.Text(value="", placeholder="Value", continuous_update=False, layout=widgets.Layout(width="40%"))
         s = widgets.Dropdown(options=SEND_AS_LABELS, value=send_as if send_as in SEND_AS else "body",
                              layout=widgets.Layout(width="auto"))
         remove = widgets.Button(icon="times", tooltip="Remove this parameter", layout=widgets.Layout(width="32px"))
@@ -269,21 +275,39 @@ class ParamsEditor(FieldRow):
         row = widgets.HBox([k, v, s, remove])
         row.add_class("nb-oauth-param-row")
         remove.on_click(lambda _b: self._remove(row))
+        v.observe(lambda _c: self._keep_header_value(row), names="value")
+        s.observe(lambda _c: self._keep_header_value(row), names="value")
+        v.value = value
         self.rows.children = (*self.rows.children, row)
 
+    def _keep_header_value(self, row: widgets.HBox) -> None:
+        """A literal header value moves from the widget into the kernel (it is a secret)."""
+        value_box, send_as = row.children[1], row.children[2].value
+        value = value_box.value
+        if send_as == "header" and value and not has_placeholder(value):
+            self._kept[id(row)] = value
+            value_box.value = ""
+            value_box.placeholder = KEPT_IN_KERNEL
+        elif value:
+            self._kept.pop(id(row), None)
+            value_box.placeholder = "Value"
+
     def _remove(self, row: widgets.HBox) -> None:
+        self._kept.pop(id(row), None)
         self.rows.children = tuple(r for r in self.rows.children if r is not row)
 
     def get(self) -> list[tuple[str, str, str]]:
         out = []
         for row in self.rows.children:
             key, value, send_as = (w.value for w in row.children[:3])
+            value = value or self._kept.get(id(row), "")
             if key.strip() or value:
                 out.append((key, value, send_as))
         return out
 
     def set(self, value: Any) -> None:
         self.rows.children = ()
+        self._kept.clear()
         for item in _param_items(value):
             self.add_row(*item)
 

@@ -12,6 +12,8 @@ from IPython.display import display
 from .._store import tokens
 from ..config import OAuth2Config
 from ..errors import ConfigError, OAuthError, RedirectURLNeeded
+from .line_secrets import reset as _reset_line_secrets
+from .line_secrets import warn_literal_secrets
 from .magic_details import failed_traces as _failed_traces
 from .magic_details import show_details as _show_details
 from .magic_details import show_trace as _show_trace
@@ -28,6 +30,7 @@ def reset_state() -> None:
     _pending.clear()
     _failed_traces.clear()
     _imported.clear()
+    _reset_line_secrets()
 
 
 def _expiry(token: Any) -> str:
@@ -63,6 +66,7 @@ def run_oauth_token(shell: Any, args: argparse.Namespace) -> Any:
     if args.var is not None and not valid_var(args.var):
         raise UsageError(f"--var {args.var!r} is not a valid Python variable name.")
     action = chosen[0] if chosen else None
+    warn_literal_secrets(args)
     if args.from_postman:
         imported = _import_postman(args.from_postman, args.environment)
         if imported is None or not args.name:

@@ -25,6 +25,7 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, argument_group, kwds, magic_arguments
 
 from ..config import placeholders
+from . import exc_guard
 from .magic_options import (
     with_config_options,
 )
@@ -182,6 +183,7 @@ def load_ipython_extension(ip: Any) -> None:
     """Register the magics and let ``{{NAME}}`` read the notebook's variables."""
     ip.register_magics(OAuthMagics)
     placeholders.set_namespace(lambda: ip.user_ns)
+    exc_guard.install(ip)
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -191,3 +193,4 @@ def unload_ipython_extension(ip: Any) -> None:
     manager.magics["cell"].pop("authrequest", None)
     manager.registry.pop(OAuthMagics.__name__, None)
     placeholders.set_namespace(None)
+    exc_guard.uninstall(ip)

@@ -214,9 +214,10 @@ class NotebookPresenter:
                  f"<b>{link_html(authorization_url, 'Log in at the provider ↗')}</b></div>"
                  f"<div style='font-size:11px;color:#666;word-break:break-all'>{html.escape(authorization_url)}</div>"
                  "<div style='font-size:11px;margin-top:.3em'>No way to paste? Use the device flow instead "
-                 "(<code>--grant-type device_code</code>), which needs no redirect.</div>")
+                 "(<code>--grant-type device_code</code>), which needs no redirect. Or press Enter with the box "
+                 f"empty and finish later with <code>--paste</code>. {html.escape(CANCEL_HINT)}</div>")
         plain = ("No redirect can reach this kernel. Open this link, log in, then paste the full address the browser "
-                 f"lands on:\n  {authorization_url}\n(Or use --grant-type device_code.)")
+                 f"lands on:\n  {authorization_url}\n(Or use --grant-type device_code.) {CANCEL_HINT}")
         self._stop_countdowns()  # no countdown: nothing times out while the prompt waits
         if self._link is not None:
             self._link.update(bundle("warn", inner, plain), raw=True)
@@ -277,4 +278,4 @@ def token_secrets(name: str) -> list[str]:
             found += [v for v in (getattr(resolved, f) for f in SECRET_FIELDS) if v]
         except OAuthError:
             pass
-    return found
+    return found + placeholders.filled_values()  # every value filled from a {{placeholder}} is a secret

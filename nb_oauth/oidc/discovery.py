@@ -55,10 +55,15 @@ def metadata(issuer: str, *, allow_http: bool = False, refresh: bool = False) ->
             errors.append(f"{suffix}: {exc.args[0].split(' Fix:')[0]}")
     if doc is None:
         raise DiscoveryError(f"No discovery document found for issuer {issuer!r} ({'; '.join(errors)}).")
-    declared = str(doc.get("issuer", "")).rstrip("/")
-    if declared and declared != issuer:
+    declared = doc.get("issuer")
+    if not isinstance(declared, str) or not declared.strip():
         raise DiscoveryError(
-            f"The discovery document at {issuer!r} declares issuer {declared!r}; they must be the same.",
+            f"The discovery document at {issuer!r} declares no issuer, so it cannot be told apart from another "
+            "provider's (OIDC Discovery 4.3, RFC 8414 3.3); it was not used.",
+            fix="Check the issuer URL; a provider's document always names its issuer.")
+    if declared.rstrip("/") != issuer:
+        raise DiscoveryError(
+            f"The discovery document at {issuer!r} declares issuer {declared[:200]!r}; they must be the same.",
             fix="Use exactly the issuer the provider declares.")
     for key in FIELD_KEYS.values():
         value = doc.get(key)

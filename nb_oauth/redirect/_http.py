@@ -13,8 +13,9 @@ import os
 import secrets
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 MAX_BODY = 64 * 1024
@@ -22,6 +23,8 @@ MAX_CONCURRENT = 64
 SOCKET_TIMEOUT = 5.0
 #: However slowly a client trickles bytes, its connection is cut after this many seconds.
 MAX_REQUEST_SECONDS = 10.0
+#: How long a new connection waits for the room an evicted idle one leaves.
+EVICTION_WAIT = 2.0
 
 
 class FlowEndpoint(Protocol):
@@ -96,6 +99,8 @@ class _Server(ThreadingHTTPServer):
         self.address_family = family
         self.listener = listener
         self.slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        self._open: dict[socket.socket, list[Any]] = {}  # connection -> [opened at, has sent a request]
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -109,15 +114,38 @@ class _Server(ThreadingHTTPServer):
         super().server_bind()
 
     def process_request(self, request, client_address):  # type: ignore[no-untyped-def]
-        # Refuse beyond MAX_CONCURRENT open connections instead of growing threads without bound.
+        # At most MAX_CONCURRENT open connections.  When they are all taken, the oldest connection that has
+        # not sent a request yet makes room: idle connections (a flood, or a browser's speculative pre-connects)
+        # must not keep the real redirect out until they time out.
         if not self.slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
+            self._evict_oldest_idle()
+            if not self.slots.acquire(timeout=EVICTION_WAIT):
+                self.shutdown_request(request)
+                return
+        with self._open_lock:
+            self._open[request] = [time.monotonic(), False]
         try:
             super().process_request(request, client_address)
         except Exception:
-            self.slots.release()
+            self._forget(request)
             raise
+
+    def _evict_oldest_idle(self) -> None:
+        with self._open_lock:
+            idle = [(opened, sock) for sock, (opened, busy) in self._open.items() if not busy]
+        if idle:
+            _cut(min(idle, key=lambda pair: pair[0])[1])
+
+    def mark_busy(self, request: socket.socket) -> None:
+        """The connection has sent a whole request: it is answered, never evicted."""
+        with self._open_lock:
+            if request in self._open:
+                self._open[request][1] = True
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+        self.slots.release()
 
     def process_request_thread(self, request, client_address):  # type: ignore[no-untyped-def]
         # The socket timeout restarts with every byte received, so a client trickling bytes would keep its
@@ -129,7 +157,7 @@ class _Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             deadline.cancel()
-            self.slots.release()
+            self._forget(request)
 
     def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
         pass  # a broken client connection is not the user's problem; never print what it sent
@@ -185,6 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route(body.decode("utf-8", errors="replace"))
 
     def _route(self, form_body: str | None) -> None:
+        self.server.mark_busy(self.request)
         listener = self.server.listener
         listener.requests_seen += 1
         try:

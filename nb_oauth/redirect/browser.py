@@ -37,6 +37,10 @@ def _open(url: str) -> bool:
         return False
 
 
+def _refuse(url: str) -> bool:
+    return False
+
+
 def _has_graphical_browser() -> bool:
     """On Linux without a display, Python would fall back to a text browser (lynx, w3m) in the terminal."""
     if not sys.platform.startswith("linux"):
@@ -56,7 +60,12 @@ def browser_for(entry: str) -> webbrowser.BaseBrowser:
 
 
 def open_in_browser(url: str) -> threading.Thread:
-    """Open ``url`` in a new tab without blocking; returns the thread doing it."""
-    thread = threading.Thread(target=_open, args=(url,), name="nb_oauth-browser", daemon=True)
+    """Open ``url`` in a new tab without blocking; returns the thread doing it.
+
+    Only ``http``/``https`` addresses are ever handed to the browser or the OS opener (the callers check
+    them first and say why; this is the last line): another scheme can start a protocol handler.
+    """
+    safe = url.split(":", 1)[0].lower() in ("http", "https")
+    thread = threading.Thread(target=_open if safe else _refuse, args=(url,), name="nb_oauth-browser", daemon=True)
     thread.start()
     return thread

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..config import is_loopback_host
 
@@ -115,14 +115,27 @@ class CallbackPlan:
     def redirect_uri(self, port: int | None) -> str:
         return self.redirect_uri_template.replace("{port}", str(port)) if port is not None else self.redirect_uri_template
 
+    def abort_url(self, port: int | None, state: str) -> str | None:
+        """The "cancel this login" link, routed the way the redirect is (``…/callback/abort?state=…``).
+
+        Through jupyter-server-proxy it goes through the proxy like the redirect; on a laptop it is the
+        loopback listener. In paste mode no request can reach the kernel, so there is no such link
+        (None): the form's Cancel button or an interrupt cancels instead.
+        """
+        if self.paste or self.bind_host is None:
+            return None
+        parts = urlsplit(self.redirect_uri(port))
+        path = (parts.path.rstrip("/") or "") + "/abort"
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode({"state": state}), ""))
+
 
 def plan_callback(callback_url: str | None, env: Environment | None = None) -> CallbackPlan:
     env = env or detect_environment()
     if not callback_url:
         if not env.remote:
             return CallbackPlan("http://127.0.0.1:{port}/callback", "127.0.0.1")
-        if env.public_base_url:
-            return CallbackPlan(env.public_base_url + "proxy/{port}/callback", "127.0.0.1")
+        if env.public_base_url:  # jupyter-server-proxy connects to "localhost": listen on both loopbacks
+            return CallbackPlan(env.public_base_url + "proxy/{port}/callback", "localhost")
         # No way back into this kernel: the browser lands on an unreachable loopback page whose
         # address (with the code) the user pastes back.
         return CallbackPlan("http://127.0.0.1:{port}/callback", "127.0.0.1", paste=True)
@@ -132,12 +145,39 @@ def plan_callback(callback_url: str | None, env: Environment | None = None) -> C
         port = int(proxied["port"])
         rest = proxied["rest"] or "/"
         path = parts.path if proxied["absolute"] else rest
-        return CallbackPlan(callback_url, "127.0.0.1", port, path)
+        return CallbackPlan(callback_url, "localhost", port, path)  # the proxy connects to localhost
     if parts.scheme == "http" and is_loopback_host(parts.hostname):
-        host = parts.hostname or "127.0.0.1"
-        bind = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") else host
-        return CallbackPlan(callback_url, bind, parts.port or 80, parts.path or "/")
+        host = parts.hostname or "127.0.0.1"  # localhost: the listener binds 127.0.0.1 and ::1 both
+        return CallbackPlan(callback_url, host, parts.port or 80, parts.path or "/")
     return CallbackPlan(callback_url, None, paste=True)
+
+
+def no_route_reason(env: Environment) -> str | None:
+    """Why a redirect cannot reach this remote kernel, and the fix; None where one can (or on a laptop)."""
+    if not env.remote or env.public_base_url or env.kind == "colab":
+        return None
+    device = "until then, paste the address the browser lands on, or use the device flow (grant_type device_code)."
+    if not _server_proxy_installed():
+        return ("jupyter-server-proxy is not installed in this Jupyter server, so no redirect can reach this kernel. "
+                "Fix: install it in the user image (pip install jupyter-server-proxy) and restart the server; " + device)
+    if env.kind in ("jupyterhub", "binder") and not os.environ.get("JUPYTERHUB_PUBLIC_URL"):
+        return ("This Jupyter server's public address is unknown (JUPYTERHUB_PUBLIC_URL is empty, the default on "
+                "zero-to-jupyterhub and mybinder.org), so the redirect cannot be routed through "
+                "<base_url>proxy/<port>/callback. Fix: set NB_OAUTH_PUBLIC_URL to this server's address as the "
+                "browser shows it (e.g. https://hub.example/user/<you>/), have the hub admin set "
+                "c.JupyterHub.public_url, or show nb_oauth.form() once (its page reports the address); " + device)
+    return ("This Jupyter server's public address is unknown, so no redirect can reach this kernel. Fix: set "
+            "NB_OAUTH_PUBLIC_URL to this server's address as the browser shows it; " + device)
+
+
+def loopback_page_advice(authorization_url: str) -> str:
+    """A remote kernel was given a login page on its own loopback address: a browser elsewhere cannot open it."""
+    parts = urlsplit(authorization_url)
+    return (f"The login page {parts.scheme}://{parts.netloc}{parts.path} is on this kernel's loopback address, which "
+            "a browser on another machine cannot open. Fix: use the provider's public address; for the embedded "
+            "demo server, serve its pages through jupyter-server-proxy with DemoServer(front_channel_url='auto') "
+            "(it needs this server's public address: JUPYTERHUB_PUBLIC_URL or NB_OAUTH_PUBLIC_URL) or "
+            "front_channel_url='https://<hub>/user/<you>/proxy/<port>'.")
 
 
 def default_authorize_using_browser(env: Environment | None = None) -> bool:

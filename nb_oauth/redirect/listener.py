@@ -10,6 +10,7 @@ posts it back.  Every page is escaped; nothing received is ever logged.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import os
 import socket
@@ -55,6 +56,17 @@ def callback_timeout(override: float | None = None) -> float:
     return value if value > 0 else DEFAULT_CALLBACK_TIMEOUT
 
 
+def loopback_addresses(host: str) -> list[str]:
+    """The addresses to listen on for ``host``: both loopbacks for ``localhost``, else the host itself."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return ["127.0.0.1", "::1"]
+    return [host]
+
+
+class _TwinTaken(Exception):
+    """A free IPv4 port whose IPv6 twin is in use: pick another port."""
+
+
 @dataclass(frozen=True)
 class CallbackResult:
     """The parameters that came back on the redirect, and whether they came in the fragment."""
@@ -94,26 +106,66 @@ class CallbackListener:
         self._result: CallbackResult | None = None
         self._error: OAuthError | None = None
         self._server: _Server | None = None
+        self._servers: list[_Server] = []
         self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> CallbackListener:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        for _attempt in range(20):  # a free port whose IPv6 twin is taken: try another free port
+            try:
+                self._servers = self._bind_all()
+                break
+            except _TwinTaken:
+                continue
+        else:
+            raise ListenerError(f"No free port was found on both loopback addresses of {self.host}.")
+        self._server = self._servers[0]
+        for server in self._servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                      name=f"nb_oauth-listener-{self.port}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._thread = self._threads[0]
+        return self
+
+    def _bind_all(self) -> list[_Server]:
+        """One server per address ``host`` names: ``localhost`` is both 127.0.0.1 and ::1, since browsers
+        try ::1 first, and another program listening there would receive the redirect."""
+        addresses = loopback_addresses(self.host)
+        servers = [self._bind(addresses[0], self.requested_port)]
+        for address in addresses[1:]:
+            try:
+                servers.append(_Server((address, servers[0].server_address[1]), self, socket.AF_INET6))
+            except OSError as exc:
+                if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                    continue  # no IPv6 loopback here, so nobody can listen there and no browser goes there
+                for server in servers:
+                    server.server_close()
+                if not self.requested_port:
+                    raise _TwinTaken from None
+                raise ListenerError(
+                    f"Port {self.requested_port} is free on 127.0.0.1 but taken on [{address}] (another program "
+                    f"listens there), and browsers try [{address}] first for {self.host}: that program would "
+                    f"receive the login's redirect ({exc.strerror or exc}).",
+                    fix=f"Close what uses [{address}]:{self.requested_port}, use http://127.0.0.1:"
+                        f"{self.requested_port}{self.path} as Callback URL, or leave it empty for a free port.",
+                ) from None
+        return servers
+
+    def _bind(self, address: str, port: int) -> _Server:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
         try:
-            self._server = _Server((self.host, self.requested_port), self, family)
+            return _Server((address, port), self, family)
         except OSError as exc:
             if self.requested_port:
                 raise ListenerError(
-                    f"Port {self.requested_port} on {self.host} is already in use (or not allowed), so the "
+                    f"Port {self.requested_port} on {address} is already in use (or not allowed), so the "
                     f"callback listener cannot start ({exc.strerror or exc}).",
                     fix=f"Close what uses port {self.requested_port}, or leave Callback URL empty for a free port.",
                 ) from None
-            raise ListenerError(f"The callback listener could not start on {self.host}: {exc}.") from None
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"nb_oauth-listener-{self.port}", daemon=True)
-        self._thread.start()
-        return self
+            raise ListenerError(f"The callback listener could not start on {address}: {exc}.") from None
 
     @property
     def port(self) -> int:
@@ -132,8 +184,8 @@ class CallbackListener:
         return f"http://{host}:{self.port}{self.abort_path}?state={self.expected_state}"
 
     def close(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
+        servers, self._servers, self._server = self._servers, [], None
+        for server in servers:
             # shutdown() returns only once serve_forever wakes from select(), up to its 0.1 s poll
             # interval later; shutting the listening socket wakes it at once (where the OS refuses,
             # the poll interval still ends it).
@@ -141,9 +193,9 @@ class CallbackListener:
                 server.socket.shutdown(socket.SHUT_RDWR)
             server.shutdown()
             server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        threads, self._threads, self._thread = self._threads, [], None
+        for thread in threads:
+            thread.join(timeout=5)
 
     @property
     def closed(self) -> bool:
