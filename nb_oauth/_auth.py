@@ -98,7 +98,9 @@ class OAuth2Auth(AuthBase):
         return placed[0].secrets() if placed is not None else []
 
     def _apply_requests(self, r: requests.PreparedRequest, token_set: TokenSet) -> None:
-        check_bearer_transport(r.url or "", self.name, self.store.config(self.name).allow_insecure_http)
+        url = r.url or ""
+        if url[:7].lower() == "http://":  # the config is looked up only for plain http
+            check_bearer_transport(url, self.name, self.store.config(self.name).allow_insecure_http)
         where, value = self._placement(token_set)
         if where == "header":
             r.headers["Authorization"] = value
@@ -285,20 +287,29 @@ def check_bearer_transport(url: str, name: str, allow_insecure_http: bool) -> No
     """A token goes over plain http only to loopback, or with the config's ``allow_insecure_http``."""
     if allow_insecure_http or url[:7].lower() != "http://":
         return
-    from urllib.parse import urlsplit
+    netloc = url[7:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]  # what urlsplit takes the host from
+    loopback, host = _loopback_netloc(netloc)
+    if not loopback:
+        from .errors import ConfigError
 
-    from .config import is_loopback_host
-    from .errors import ConfigError
-
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        host = None
-    if not is_loopback_host(host):
         raise ConfigError(
             f"Token {name!r} would be sent over plain http to {host or 'a non-loopback host'}, where anyone on "
             "the network can read and reuse it; nothing was sent.",
             fix=f"Use https, or opt in for this config alone with allow_insecure_http=True (token {name!r}).")
+
+
+@functools.lru_cache(maxsize=256)  # checked on every plain-http request: the answer for a host never changes
+def _loopback_netloc(netloc: str) -> tuple[bool, str | None]:
+    """Whether the host of ``http://<netloc>`` is loopback, and that host."""
+    from urllib.parse import urlsplit
+
+    from .config import is_loopback_host
+
+    try:
+        host = urlsplit("http://" + netloc).hostname
+    except ValueError:
+        host = None
+    return is_loopback_host(host), host
 
 
 def _same_origin(request: Any, response: Any) -> bool:
