@@ -17,6 +17,10 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e ".[bench]"
+	touch $@
+
 $(VENV)/.installed-notebook: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install --quiet -e ".[notebook]"
 	touch $@
@@ -61,7 +65,7 @@ lint: $(VENV)/.installed-test
 demo: $(VENV)/.installed-notebook
 	$(PY) -m nb_oauth.demo.launch --port $(DEMO_PORT) --lab-port $(LAB_PORT) --notebook notebooks/quickstart.ipynb
 
-bench: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed
+bench: $(VENV)/.installed-bench $(OIDC_PROVIDER)/node_modules/.installed
 	$(PY) -m benchmarks.run
 
 bench-quick: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed

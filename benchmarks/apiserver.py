@@ -11,6 +11,8 @@ API must validate tokens against the in-process demo server.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import sys
 import threading
 from collections.abc import Callable
@@ -28,10 +30,15 @@ def _response(status: str, body: bytes, extra: str = "") -> bytes:
 
 
 RESPONSE_OK = _response("200 OK", BODY)
-#: A fixed token answer for POST /token: a token endpoint that costs next to nothing.
-TOKEN_BODY = (b'{"access_token":"static-benchmark-token-0123456789abcdefghijklmnop","token_type":"Bearer",'
-              b'"expires_in":3600,"scope":"profile items:read"}')
-RESPONSE_TOKEN = _response("200 OK", TOKEN_BODY, "Cache-Control: no-store\r\n")
+TOKEN_TEMPLATE = ('{{"access_token":"{}","token_type":"Bearer","expires_in":3600,"refresh_token":"{}",'
+                  '"scope":"profile items:read"}}')
+
+
+def token_response() -> bytes:
+    """A token endpoint that costs next to nothing: new random access and refresh tokens on every call."""
+    body = TOKEN_TEMPLATE.format(secrets.token_urlsafe(32), secrets.token_urlsafe(32)).encode("ascii")
+    return _response("200 OK", body, "Cache-Control: no-store\r\n")
+
 RESPONSE_401 = _response("401 Unauthorized", UNAUTHORIZED, 'WWW-Authenticate: Bearer error="invalid_token"\r\n')
 
 #: Decides whether a bearer token is acceptable; None means any non-empty token is.
@@ -46,7 +53,7 @@ def _bearer(header: str | None) -> str:
 
 
 def make_handler(validator: Validator | None) -> type[BaseHTTPRequestHandler]:
-    """GET: 200 with :data:`BODY` for an accepted token, else 401. POST: a fixed token response."""
+    """GET: 200 with :data:`BODY` for an accepted token, else 401. POST: a fresh token response."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -64,7 +71,7 @@ def make_handler(validator: Validator | None) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            self.wfile.write(RESPONSE_TOKEN)
+            self.wfile.write(token_response())
 
     return Handler
 
@@ -98,8 +105,44 @@ class ApiServer:
         self._httpd.server_close()
 
 
+async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """HTTP/1.1 keep-alive on one connection: the same answers as :func:`make_handler` (no validator)."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            length = int(fields.get("content-length") or 0)
+            if length:
+                await reader.readexactly(length)
+            if lines[0].startswith("POST"):
+                writer.write(token_response())
+            else:
+                writer.write(RESPONSE_OK if _bearer(fields.get("authorization")) else RESPONSE_401)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        pass  # the client went away, or the server is shutting down
+    finally:
+        writer.close()
+
+
+async def _serve_asyncio() -> None:
+    """One thread, no lock handed between server threads: many concurrent connections stay cheap."""
+    server = await asyncio.start_server(_serve_connection, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
 def main() -> None:
-    """Serve until stdin closes (the parent's exit ends us), announcing the port on stdout."""
+    """Serve until stdin closes (the parent's exit ends us), announcing the port on stdout.
+
+    ``--asyncio``: the asyncio server, for cases that keep many connections busy at once.
+    """
+    if "--asyncio" in sys.argv[1:]:
+        asyncio.run(_serve_asyncio())
+        return
     server = _Server(("127.0.0.1", 0), make_handler(None))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(server.server_address[1], flush=True)

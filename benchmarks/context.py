@@ -70,11 +70,7 @@ class Bench:
 
     def stop(self) -> None:
         if self._api_proc is not None:
-            self._api_proc.stdin.close()  # type: ignore[union-attr]
-            try:
-                self._api_proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._api_proc.kill()
+            stop_api_process(self._api_proc)
         if self.demo is not None:
             self.demo.stop()
 
@@ -104,13 +100,21 @@ class Bench:
             self.demo.settings.access_token_lifetime = old
 
 
-def start_api_process() -> tuple[subprocess.Popen[str], str]:
+def start_api_process(*flags: str) -> tuple[subprocess.Popen[str], str]:
     """The minimal API in its own process, so it does not share the client's GIL."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_root(), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.apiserver"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.apiserver", *flags], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env=env)
     port = int(proc.stdout.readline())  # type: ignore[union-attr]
     return proc, f"http://127.0.0.1:{port}/api/me"
+
+
+def stop_api_process(proc: subprocess.Popen[str]) -> None:
+    proc.stdin.close()  # type: ignore[union-attr]
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def _root() -> str:

@@ -1,9 +1,12 @@
-"""Measuring on a shared, noisy machine: interleaved rounds, medians and paired ratios.
+"""Measuring on a shared, noisy machine: interleaved requests, per-request medians, repeats.
 
-Every compared variant runs once per round, and the order flips every round (A B C, C B A,
-...), so slow phases of the machine and any first-in-round advantage fall on all variants
-alike. A ratio is the median of the per-round ratios, which cancels drift better than the
-ratio of two medians (both are reported).
+The request cases (:func:`interleave_requests`) send one request of every variant in turn,
+the order flipping every time (A B C, C B A, ...), and time each request on its own, so a slow
+phase of the machine falls on all variants alike. A repeat is a few thousand such turns; its
+ratio is the median request time of ours over the baseline's. A case reports the median of the
+per-repeat ratios (that is what passes or fails) and their min and max, so the spread is seen.
+The older batch helpers (:func:`interleave`, :func:`per_call`) serve the cases that time
+whole operations (fresh processes, storms).
 """
 
 from __future__ import annotations
@@ -121,6 +124,105 @@ def ratios_to(samples: Mapping[str, list[float]], base: str) -> dict[str, float]
 
 def within(value: float | None, limit: float) -> bool | None:
     return None if value is None else value <= limit
+
+
+# -- request by request ---------------------------------------------------------------------------------
+
+#: One request of a variant (raises when the answer is not what the case expects).
+Call = Callable[[], object]
+
+
+@dataclass
+class Repeats:
+    """Per-request wall seconds of every variant, one dict per repeat."""
+
+    runs: list[dict[str, list[float]]]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.runs[0]) if self.runs else []
+
+    @property
+    def requests(self) -> int:
+        return len(next(iter(self.runs[0].values()))) if self.runs else 0
+
+    def medians(self, name: str) -> list[float]:
+        """The per-request median of each repeat."""
+        return [median(run[name]) for run in self.runs]
+
+    def ratios(self, name: str, base: str) -> list[float]:
+        """Per repeat: the median request of ``name`` over the median request of ``base``."""
+        return [median(run[name]) / median(run[base]) for run in self.runs]
+
+
+def interleave_requests(calls: Mapping[str, Call], *, requests: int, repeats: int, warmup: int = 20,
+                        settle: Callable[[], object] | None = None) -> Repeats:
+    """``repeats`` times: ``requests`` turns of one request per variant.
+
+    The order changes every turn, through every rotation and its reverse (A B C, C B A, B C A, A C B, ...),
+    so no variant keeps a place (always first, always right after another). ``settle`` runs untimed before
+    each timed call (e.g. ``gc.collect`` where a call leaves much garbage behind).
+    """
+    names = list(calls)
+    rotations = [names[k:] + names[:k] for k in range(len(names))]
+    orders = [order for rotation in rotations for order in (rotation, rotation[::-1])]
+    clock = time.perf_counter
+    for _ in range(warmup):
+        for name in names:
+            calls[name]()
+    runs = []
+    for _ in range(repeats):
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for i in range(requests):
+            for name in orders[i % len(orders)]:
+                fn = calls[name]
+                if settle is not None:
+                    settle()
+                start = clock()
+                fn()
+                times[name].append(clock() - start)
+        runs.append(times)
+    return Repeats(runs)
+
+
+def spread(values: list[float], digits: int = 4) -> dict[str, Any]:
+    """Median, min and max of per-repeat figures, and the figures themselves."""
+    return {"median": round(median(values), digits), "min": round(min(values), digits),
+            "max": round(max(values), digits), "per_repeat": [round(v, digits) for v in values]}
+
+
+def repeated_result(*, name: str, title: str, unit: str, rep: Repeats, ours: str, base: str, baseline_name: str,
+                    target: float, extra: dict[str, Any] | None = None, notes: list[str] | None = None,
+                    scale: float = 1e6, counted: str = "requests") -> CaseResult:
+    """A ratio case judged on the median of its per-repeat ratios, with every variant's figures."""
+    ratios = rep.ratios(ours, base)
+    ratio = median(ratios)
+    variants = {n: spread([m * scale for m in rep.medians(n)], 2) for n in rep.names}
+    return CaseResult(
+        name=name,
+        title=title,
+        unit=unit,
+        ours=variants[ours]["median"],
+        baseline=variants[base]["median"],
+        baseline_name=baseline_name,
+        ratio=round(ratio, 4),
+        repetitions=len(rep.runs),
+        target=f"ratio ≤ {target}",
+        passed=within(ratio, target),
+        extra={
+            "judged": {"main": {"label": title.split(": ", 1)[-1], "ours": ours, "baseline": baseline_name,
+                                "target": target, "ratio": spread(ratios), "passed": ratio <= target}},
+            "ours_name": ours,
+            "base_name": base,
+            "counted": counted,
+            "per_repeat": rep.requests,
+            "ratio_spread": spread(ratios),
+            "variant_medians": variants,
+            "variant_ratios": {n: spread(rep.ratios(n, base)) for n in rep.names if n != base},
+            **(extra or {}),
+        },
+        notes=notes or [],
+    )
 
 
 API_DESCRIPTION = "stdlib HTTP/1.1 keep-alive server in its own process, 11-byte JSON body"

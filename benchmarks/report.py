@@ -1,4 +1,4 @@
-"""Writing results.json (for machines) and RESULTS.md (for people) from one run."""
+"""Writing results.json (for machines), RESULTS.md (for people) and ratios.png from one run."""
 
 from __future__ import annotations
 
@@ -7,19 +7,25 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .plot import from_ratio, judged_ratios, write_plot
+
 HOW_TO_READ = """\
-Every compared variant runs once per round and the order flips each round (A B C, C B A, ...),
-so a busy phase of the machine hits all of them. **ratio** is the median of the per-round ratios
-ours/baseline; medians of the raw times are shown beside it. Only ratios are meant to travel to
-another machine: the absolute times depend on this one and on whatever else it was running.
-"client CPU" is the CPU time of the calling thread per operation (`time.thread_time`), which
-leaves out the server and the scheduler's noise and shows what the client library itself costs.
+Request cases send one request of every variant in turn, the order flipping every turn
+(A B C, C B A, ...), and time each request on its own. A repeat is a few thousand turns; its
+ratio is ours' median request time over the baseline's. The verdict is on the median of the
+per-repeat ratios; min and max show the spread. Peers (requests-oauthlib, Authlib) take the
+same turns and are reported the same way. Whole operations (a gather, a fresh process, a
+storm) are timed whole and take turns the same way. Only ratios are meant to travel to another
+machine: the absolute times depend on this one and on whatever else it was running (the load
+average below says how busy it was).
 """
 
 
 def write(out_dir: Path, payload: dict[str, Any]) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "results.json", out_dir / "RESULTS.md"
+    plot = write_plot(payload["cases"], out_dir / "ratios.png")
+    payload["plot"] = plot.name if plot else None
     json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     md_path.write_text(markdown(payload), encoding="utf-8")
     return json_path, md_path
@@ -30,31 +36,111 @@ def write(out_dir: Path, payload: dict[str, Any]) -> tuple[Path, Path]:
 
 def markdown(payload: dict[str, Any]) -> str:
     cases = payload["cases"]
+    judged = judged_ratios(cases)
+    passed = sum(1 for _, j in judged if j["passed"])
     parts = [
         "# nb_oauth benchmarks",
         "",
         f"Mode: **{payload['mode']}**"
         + (" (few repetitions, targets not enforced: the times are not meaningful)" if payload["mode"] == "quick"
-           else "") + f". Whole run: {payload['duration_s']:.0f} s. Run with `make bench` "
-        "(`python -m benchmarks.run`).",
+           else "") + f". Whole run: {payload['duration_s']:.0f} s. Written by `make bench` "
+        "(`python -m benchmarks.run`) from that run; nothing here is typed in by hand.",
         "",
-        "## Summary",
+        "## Results",
         "",
-        *table(["Case", "nb_oauth", "Baseline", "Ratio", "Target", "Pass"],
-               [[c["title"], _num(c["ours_median"], c["unit"]), _num(c["baseline_median"], c["unit"]),
-                 _ratio(c["ratio"]), c["target"], _verdict(c["pass"])] for c in cases]),
+        f"{passed} of {len(judged)} ratios within their targets; every case: "
+        + ("**all pass**." if payload["all_passed"] else "**not all pass**."),
         "",
-        "## Machine",
-        "",
-        *machine_section(payload["machine"]),
-        "",
-        "## How to read this",
-        "",
-        HOW_TO_READ,
+        *[f"- {sentence}" for case in cases for sentence in sentences(case)],
     ]
+    if payload.get("plot"):
+        parts += ["", f"![nb_oauth's ratios against their targets]({payload['plot']})"]
+    else:
+        parts += ["", "(The plot of the ratios needs matplotlib: `pip install 'nb_oauth[bench]'`.)"]
+    parts += ["", "## Machine", "", *machine_section(payload["machine"]), "", "## How to read this", "", HOW_TO_READ]
     for case in cases:
         parts += ["", f"## {case['title']}", "", *case_section(case)]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _x(value: float) -> str:
+    return f"{value:.3f}×"
+
+
+def ratio_sentence(item: dict[str, Any], extra: dict[str, Any]) -> str:
+    r = item["ratio"]
+    repeats = len(r["per_repeat"])
+    basis = f" of {extra['per_repeat']:,} interleaved {extra.get('counted', 'requests')}" if extra.get(
+        "per_repeat") else ""
+    spread_text = (f"min {_x(r['min'])}, max {_x(r['max'])} over {repeats} repeats{basis}" if repeats > 1
+                   else "one interleaved comparison")
+    return (f"**{item['label']}**: {item['ours']}, **{_x(r['median'])}** the time of {item['baseline']} "
+            f"({spread_text}); target ≤ {item['target']:g}: **{_verdict(item['passed'])}**.")
+
+
+def peers_sentence(extra: dict[str, Any]) -> str | None:
+    peers = {k: v for k, v in extra.get("variant_ratios", {}).items() if k != extra.get("ours_name")}
+    if not peers:
+        return None
+    shown = ", ".join(f"{name} {_x(v['median'])} ({_x(v['min'])}–{_x(v['max'])})" for name, v in peers.items())
+    return f"Beside it, on the same basis and the same baseline: {shown}."
+
+
+def sentences(case: dict[str, Any]) -> list[str]:
+    extra = case.get("extra", {})
+    if "error" in extra:
+        return [f"**{case['title']}**: the case failed to run (`{extra['error']}`)."]
+    out = []
+    judged = extra.get("judged") or from_ratio(case)
+    for item in judged.values():
+        text = ratio_sentence(item, extra if len(judged) == 1 and "judged" in extra else {})
+        peers = peers_sentence(extra)
+        out.append(text + (f" {peers}" if peers else ""))
+    name = case["name"]
+    if name == "async_gather":
+        out.append(f"**Threads, async gather**: nb_oauth started {extra['extra_threads']} more threads than the "
+                   f"static-header baseline ({_pairs(extra['threads_started'])}); at most 2 allowed. Sequential "
+                   f"awaits: {_x(extra['sequential']['ratio_spread']['median'])} the baseline "
+                   f"({extra['sequential']['added_us']:g} µs added per request).")
+    elif name in ("refresh_storm", "async_refresh_storm"):
+        out.append(_storm_sentence(case))
+    elif name == "redirect_to_token":
+        out.append(f"**{case['title'].split('. ', 1)[1]}**: {case['ours_median']:.2f} ms of nb_oauth's own time "
+                   f"(median of {case['repetitions']}); target {case['target']}: **{_verdict(case['pass'])}**.")
+    elif name == "long_run":
+        m = extra["memory"]
+        out.append(f"**{case['title'].split('. ', 1)[1]}**: {extra['failures']} failed calls, {extra['refreshes']} "
+                   f"refreshes, {extra['calls_rescued_by_401_retry']} calls rescued by the 401 retry, RSS growth "
+                   f"{m['rss_growth_kib']:g} KiB; target {case['target']}: **{_verdict(case['pass'])}**.")
+    elif name == "dask_fan_out":
+        out.append(f"**Dask fan-out, correctness**: {extra['failed_calls']} failed calls; token-endpoint requests "
+                   f"per round {', '.join(str(r['refresh_requests']) for r in extra['rounds'])} for expiries "
+                   f"{', '.join(str(r['expiries']) for r in extra['rounds'])}; whole case: "
+                   f"**{_verdict(case['pass'])}**.")
+    elif name == "refresh_memory":
+        m = extra["refresh_memory"]
+        out.append(f"**Memory across {extra['refreshes']:,} forced refreshes**: tracemalloc growth {m['growth_kib']:g} "
+                   f"KiB from refresh 20 to the last (target ≤ {extra['max_growth_kib']} KiB); the trace keeps "
+                   f"{m['steps_kept']} steps ({m['dropped_steps']:,} older refresh steps let go) and masks against "
+                   f"{m['secrets_masked_against']} secrets: **{_verdict(case['pass'])}**.")
+    return out
+
+
+def _storm_sentence(case: dict[str, Any]) -> str:
+    extra = case["extra"]
+    clients = extra.get("clients") or extra.get("storm_clients") or {}
+    shown = []
+    for client, c in clients.items():
+        refreshes = c.get("refreshes_per_storm", c.get("refreshes"))
+        failures = c.get("failed_calls_per_storm", c.get("failures"))
+        shown.append(f"{client} {', '.join(map(str, refreshes))} refreshes and {', '.join(map(str, failures))} "
+                     "failed calls")
+    return (f"**{case['title'].split('. ', 1)[1]}** (per storm, {case['repetitions']} storms): {'; '.join(shown)}; "
+            f"target for nb_oauth {case['target']}: **{_verdict(case['pass'])}**.")
+
+
+def _pairs(mapping: dict[str, Any]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in mapping.items())
 
 
 def machine_section(m: dict[str, Any]) -> list[str]:
@@ -80,8 +166,10 @@ def case_section(case: dict[str, Any]) -> list[str]:
     extra = case.get("extra", {})
     if "error" in extra:
         lines += ["", f"The case failed to run: `{extra['error']}`"]
-    if "variants_us" in extra:
-        lines += ["", *variants_table(extra)]
+    if "variant_medians" in extra:
+        lines += ["", *variants_table(extra, case["unit"])]
+    if "sequential" in extra:
+        lines += ["", "Sequential awaits, one request at a time:", "", *variants_table(extra["sequential"], "µs")]
     if "clients" in extra:
         lines += ["", *storm_table(extra["clients"])]
     if "median_ms" in extra:
@@ -109,12 +197,11 @@ FIGURES = {
 }
 
 SCALARS = {
-    "calls_per_round": "calls per round and variant",
-    "fetches_per_round": "token requests per round and variant",
-    "ratio_of_medians": "ratio of the medians (for comparison with the median of per-round ratios)",
-    "auth_hook_cost_us": "nb_oauth's auth on one prepared request, no network (µs more than setting a static header)",
-    "auth_flow_cost_us": "nb_oauth's httpx auth flow for one request, no network (µs more than httpx's no-op auth)",
-    "fast_endpoint": "against a token endpoint that costs next to nothing (static answer, keep-alive)",
+    "auth_hook_cost_us": "nb_oauth's auth on one prepared request, no network (µs more than the static-header auth)",
+    "auth_flow_cost_us": "nb_oauth's httpx auth flow for one request, no network (µs more than the static-header auth)",
+    "fast_endpoint": "against a token endpoint that costs next to nothing (its own process, keep-alive)",
+    "first_window_same_token_us": "median of the first refreshes of the long-refreshed token itself (µs)",
+    "refresh_memory": "trace and memory after the refreshes",
     "api": "API",
     "server": "token endpoint",
     "grant": "grant",
@@ -128,14 +215,15 @@ SCALARS = {
 }
 
 
-def variants_table(extra: dict[str, Any]) -> list[str]:
-    wall, cpu = extra["variants_us"], extra.get("client_cpu_us", {})
-    ratios, cpu_ratios = extra.get("ratios_to_bare", {}), extra.get("client_cpu_ratios_to_bare", {})
+def variants_table(extra: dict[str, Any], unit: str) -> list[str]:
+    ratios = extra.get("variant_ratios", {})
+    short = unit.split(" ")[0]
     rows = []
-    for name, stats in wall.items():
-        rows.append([name, f"{stats['median']:.1f}", f"{stats['min']:.1f}", _ratio(ratios.get(name, 1.0)),
-                     f"{cpu[name]['median']:.1f}" if name in cpu else "", _ratio(cpu_ratios.get(name, 1.0))])
-    return table(["Variant", "median µs", "min µs", "ratio", "client CPU µs", "CPU ratio"], rows)
+    for name, stats in extra["variant_medians"].items():
+        r = ratios.get(name)
+        rows.append([name, f"{stats['median']:.1f}", f"{stats['min']:.1f}–{stats['max']:.1f}",
+                     _x(r["median"]) if r else "1 (baseline)", f"{_x(r['min'])}–{_x(r['max'])}" if r else ""])
+    return table(["Variant", f"median {short}", f"per-repeat medians {short}", "ratio", "ratio min–max"], rows)
 
 
 def storm_table(clients: dict[str, Any]) -> list[str]:
@@ -148,10 +236,6 @@ def storm_table(clients: dict[str, Any]) -> list[str]:
 
 def load_section(extra: dict[str, Any]) -> list[str]:
     lines = table(["Fresh process", "median ms"], [[k, f"{v:.1f}"] for k, v in extra["median_ms"].items()])
-    lines += ["", f"`import nb_oauth` / `import requests_oauthlib`: {_ratio(extra['import_nb_oauth_ratio'])}."]
-    if extra.get("load_ext_new_modules") is not None:
-        lines += ["", f"`%load_ext nb_oauth` imports {extra['load_ext_new_modules']} new modules; top-level "
-                  f"packages: {', '.join(extra['load_ext_new_packages'])}."]
     for key, title in (("importtime_top_load_ext", "`-X importtime` during `%load_ext nb_oauth`"),
                        ("importtime_top_import_nb_oauth", "`-X importtime` of `import nb_oauth`")):
         rows = extra.get(key) or []
@@ -199,24 +283,10 @@ def table(header: list[str], rows: Iterable[list[Any]]) -> list[str]:
     return lines
 
 
-SHORT_UNITS = {"calls per second": "calls/s", "refresh requests at the server per storm": "refresh"}
-
-
-def _num(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    short = SHORT_UNITS.get(unit, unit.split(" ")[0])
-    return f"{value:,.1f} {short}" if isinstance(value, float) else f"{value} {short}"
-
-
 def _scalar(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     return str(value)
-
-
-def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}×"
 
 
 def _verdict(passed: bool | None) -> str:

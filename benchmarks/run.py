@@ -20,12 +20,14 @@ from typing import Any
 import nb_oauth
 
 from . import (
+    case_async,
     case_dask,
     case_dpop,
     case_httpx,
     case_load,
     case_long_run,
     case_redirect,
+    case_refresh_memory,
     case_refresh_storm,
     case_requests,
     case_signed_auth,
@@ -44,6 +46,9 @@ CASES: dict[str, Callable[[Bench], CaseResult]] = {
     "load": case_load.run,
     "redirect": case_redirect.run,
     "long_run": case_long_run.run,
+    "async": case_async.run,
+    "async_storm": case_async.run_storm,
+    "refresh_memory": case_refresh_memory.run,
     "dask": case_dask.run,
     "dpop": case_dpop.run,
     "signed_auth": case_signed_auth.run,

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._auth import OAuth2Auth, auth_for, session_for
-from ._flows import PendingFlow, get_new_access_token, start_flow
 from ._store import TokenExpiredError, TokenStore, tokens
 from ._token import Token
 from .config import GRANT_TYPES, OAuth2Config
@@ -40,11 +39,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     import requests
 
     from . import dask as dask  # loaded on first use, see __getattr__
+    from ._flows import PendingFlow, get_new_access_token, start_flow
 
 __version__ = "0.1.0"
 
@@ -88,6 +86,29 @@ __all__ = [
 ]
 
 
+#: Loaded on first use, so ``import nb_oauth`` (and ``%load_ext nb_oauth``) does not load the grants, the
+#: callback listener, ``webbrowser`` or ``subprocess`` before a flow starts.
+_LAZY = {"PendingFlow": "._flows", "get_new_access_token": "._flows", "start_flow": "._flows"}
+
+
+def __getattr__(name: str) -> Any:
+    """The flow functions, and ``nb_oauth.dask`` (so ``import nb_oauth`` does not import Dask), on first use."""
+    import importlib
+
+    if name == "dask":
+        return importlib.import_module(f"{__name__}.dask")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 def session(name: str) -> requests.Session:
     """A ``requests.Session`` that sends token ``name``, refreshes it before it expires and retries once on a 401.
 
@@ -103,15 +124,6 @@ def auth(name: str) -> OAuth2Auth:
     Pickled (for instance into a Dask task), it carries the token's name, never the token.
     """
     return auth_for(name)
-
-
-def __getattr__(name: str) -> ModuleType:
-    """``nb_oauth.dask`` is imported on first use, so ``import nb_oauth`` does not import Dask."""
-    if name == "dask":
-        import importlib
-
-        return importlib.import_module(f"{__name__}.dask")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def from_postman(path: str, environment: str | None = None) -> dict[str, OAuth2Config]:

@@ -9,14 +9,15 @@ generator ``auth_flow`` (the retry is one more ``yield``); for requests, a respo
 from __future__ import annotations
 
 import functools
-from collections.abc import Generator
+import threading
+import time
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from requests.auth import AuthBase
 
 from ._log_guard import masked_exception
-from ._transport import http_timeout
 from .dpop import proof_for, wants_nonce_retry
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class OAuth2Auth(AuthBase):
             raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
         self.store = source
         self._placed: tuple[TokenSet, tuple[str, str, str | None], tuple[str, str]] | None = None
+        self._flights: dict[int, _Flight] = {}  # event-loop thread -> its refresh in flight
         self.store[name]  # fail now, with the helpful KeyError, if there is no such token
 
     # -- what to send --------------------------------------------------------------------------------
@@ -98,7 +100,9 @@ class OAuth2Auth(AuthBase):
         return placed[0].secrets() if placed is not None else []
 
     def _apply_requests(self, r: requests.PreparedRequest, token_set: TokenSet) -> None:
-        check_bearer_transport(r.url or "", self.name, self.store.config(self.name).allow_insecure_http)
+        url = r.url or ""
+        if url[:7].lower() == "http://":  # the config is looked up only for plain http
+            check_bearer_transport(url, self.name, self.store.config(self.name).allow_insecure_http)
         where, value = self._placement(token_set)
         if where == "header":
             r.headers["Authorization"] = value
@@ -151,6 +155,8 @@ class OAuth2Auth(AuthBase):
         retry._nb_oauth_retried = True  # type: ignore[attr-defined]
         retry._nb_oauth_sent = new.access_token  # type: ignore[attr-defined]
         retry._nb_oauth_set = new  # type: ignore[attr-defined]
+        from ._transport import http_timeout
+
         kwargs.setdefault("timeout", http_timeout())
         second = r.connection.send(retry, **kwargs)
         second.history.append(r)
@@ -188,10 +194,11 @@ class OAuth2Auth(AuthBase):
                 self._guard((yield request))
 
     async def async_auth_flow(self, request: Any):  # type: ignore[no-untyped-def]
-        """Refreshing is blocking I/O: it runs in a worker thread so the event loop keeps going."""
-        import anyio.to_thread
-
-        token_set = await anyio.to_thread.run_sync(self.store.current, self.name)
+        """Expiry is checked inline on the event loop; only a refresh (blocking I/O) goes to a worker thread,
+        one at a time per event loop: the other requests that find it due wait for it, off the thread pool."""
+        token_set = self._fresh()
+        if token_set is None:
+            token_set = await self._in_thread_once(lambda: self.store.current(self.name), self._fresh)
         self._apply_httpx(request, token_set)
         response = self._guard((yield request))
         self._hint_on_bare_403(response.status_code, response.headers, str(request.url))
@@ -199,10 +206,63 @@ class OAuth2Auth(AuthBase):
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
             self._guard((yield request))
         elif response.status_code == 401 and _same_origin(request, response):
-            new = await anyio.to_thread.run_sync(self.store.refresh_after_401, self.name, token_set.access_token)
+            new = await self._async_after_401(token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
                 self._guard((yield request))
+
+    def _fresh(self) -> TokenSet | None:
+        """The token set to send when the store would hand it back without a refresh (a lookup and a clock
+        read, no I/O); None when a refresh is due."""
+        token_set = self.store[self.name].token_set
+        cfg = self.store.config(self.name)
+        due = token_set.refresh_due_at(cfg.refresh_leeway)
+        now = time.time()
+        if due is None or now < due:
+            return token_set
+        left = token_set.seconds_left(now)
+        cannot_renew = not cfg.auto_refresh or (not token_set.refresh_token and cfg.grant_type != "client_credentials")
+        return token_set if cannot_renew and left is not None and left > 0 else None  # still valid: used as it is
+
+    async def _async_after_401(self, rejected: str) -> TokenSet | None:
+        if not self.store.config(self.name).auto_refresh:
+            return None
+
+        def replaced() -> TokenSet | None:  # someone already refreshed: no need to ask the store again
+            token_set = self.store[self.name].token_set
+            return token_set if token_set.access_token != rejected else None
+
+        return replaced() or await self._in_thread_once(
+            lambda: self.store.refresh_after_401(self.name, rejected), replaced, none_is_an_answer=True)
+
+    async def _in_thread_once(self, blocking: Callable[[], TokenSet | None], reuse: Callable[[], TokenSet | None],
+                              *, none_is_an_answer: bool = False) -> Any:
+        """``blocking()`` in a worker thread, single-flight per event loop (one loop runs per thread).
+
+        Callers arriving meanwhile wait for it without a thread, then take ``reuse()`` when that gives a
+        token set, else the answer the refresh in flight gave (an early refresh that failed still hands
+        back the valid token); only when it raised does the next caller ask the store itself (whose
+        failure hold answers at once)."""
+        import anyio
+        import anyio.to_thread
+
+        loop_thread = threading.get_ident()
+        while (flight := self._flights.get(loop_thread)) is not None:
+            await flight.done.wait()
+            reused = reuse()
+            if reused is not None:
+                return reused
+            if flight.answered and (flight.answer is not None or none_is_an_answer):
+                return flight.answer
+        flight = _Flight(anyio.Event())
+        self._flights[loop_thread] = flight
+        try:
+            flight.answer = await anyio.to_thread.run_sync(blocking)
+            flight.answered = True
+            return flight.answer
+        finally:
+            del self._flights[loop_thread]
+            flight.done.set()
 
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"
@@ -258,6 +318,7 @@ def _restore(name: str, for_httpx: bool) -> OAuth2Auth:
     restored.name = name
     restored.store = _CurrentDefaultSource()
     restored._placed = None
+    restored._flights = {}
     return restored
 
 
@@ -265,20 +326,29 @@ def check_bearer_transport(url: str, name: str, allow_insecure_http: bool) -> No
     """A token goes over plain http only to loopback, or with the config's ``allow_insecure_http``."""
     if allow_insecure_http or url[:7].lower() != "http://":
         return
-    from urllib.parse import urlsplit
+    netloc = url[7:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]  # what urlsplit takes the host from
+    loopback, host = _loopback_netloc(netloc)
+    if not loopback:
+        from .errors import ConfigError
 
-    from .config import is_loopback_host
-    from .errors import ConfigError
-
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        host = None
-    if not is_loopback_host(host):
         raise ConfigError(
             f"Token {name!r} would be sent over plain http to {host or 'a non-loopback host'}, where anyone on "
             "the network can read and reuse it; nothing was sent.",
             fix=f"Use https, or opt in for this config alone with allow_insecure_http=True (token {name!r}).")
+
+
+@functools.lru_cache(maxsize=256)  # checked on every plain-http request: the answer for a host never changes
+def _loopback_netloc(netloc: str) -> tuple[bool, str | None]:
+    """Whether the host of ``http://<netloc>`` is loopback, and that host."""
+    from urllib.parse import urlsplit
+
+    from .config import is_loopback_host
+
+    try:
+        host = urlsplit("http://" + netloc).hostname
+    except ValueError:
+        host = None
+    return is_loopback_host(host), host
 
 
 def _same_origin(request: Any, response: Any) -> bool:
@@ -286,6 +356,17 @@ def _same_origin(request: Any, response: Any) -> bool:
     a 401 from elsewhere says nothing about this token and must not spend a refresh."""
     sent, answered = request.url, response.request.url
     return bool((sent.scheme, sent.host, sent.port) == (answered.scheme, answered.host, answered.port))
+
+
+class _Flight:
+    """One refresh in a worker thread, as the requests waiting for it on the event loop see it."""
+
+    __slots__ = ("answer", "answered", "done")
+
+    def __init__(self, done: Any) -> None:
+        self.done = done
+        self.answer: TokenSet | None = None
+        self.answered = False
 
 
 def _without_param(url: str, key: str) -> str:
@@ -323,6 +404,8 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
+            from ._transport import http_timeout
+
             kwargs["timeout"] = http_timeout()
         try:
             return super().request(method, url, *args, **kwargs)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from . import _log_guard
 from ._auth import OAuth2Auth, auth_for, session_for, set_default_source
 from ._token import Token, TokenSet
-from ._trace import Trace
 from .config import OAuth2Config
 from .errors import OAuthError, RefreshError, RevocationError, StoreError
 
@@ -27,6 +26,8 @@ log = logging.getLogger("nb_oauth")
 
 if TYPE_CHECKING:
     import requests
+
+    from ._trace import Trace
 
 #: After a failed refresh, callers within this many seconds get the same error without a new request.
 FAILURE_HOLD_SECONDS = 2.0
@@ -229,6 +230,8 @@ class TokenStore:
                 when, failed_for, error = entry.last_failure
                 if failed_for == current.access_token and time.monotonic() - when < FAILURE_HOLD_SECONDS:
                     raise error
+            if entry.token.trace is not None:
+                entry.token.trace.begin_refresh()
             try:
                 new = self._obtain(entry, current, manual)
             except OAuthError as exc:
@@ -371,6 +374,7 @@ class TokenStore:
         return "TokenStore(" + ", ".join(repr(t) for t in self.list()) + ")"
 
     def _repr_html_(self) -> str:
+
         rows = []
         for t in self.list():
             rows.append(

@@ -8,7 +8,6 @@ display show masked values only.
 
 from __future__ import annotations
 
-import html
 import math
 import time
 from collections.abc import Mapping
@@ -19,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .display.claims import Claims
 from .errors import StoreError, mask
-from .oidc.jwt import decode_unverified
 
 if TYPE_CHECKING:
     import requests
@@ -229,6 +227,8 @@ class Token:
     def claims(self) -> dict[str, Any]:
         """Decoded ID token claims, else those of a JWT access token, else ``{}``: a dict that shows
         ``iat``/``exp`` and the other time claims as dates beside the numbers."""
+        from .oidc.jwt import decode_unverified
+
         for value in (self._set.id_token, self._set.access_token):
             decoded = decode_unverified(value)
             if decoded is not None:
@@ -316,6 +316,8 @@ class Token:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
+        import html
+
         rows = [
             ("Token Name", self.token_name or "—"),
             ("Access Token", mask(self.access_token)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +22,14 @@ from .errors import SECRET_KEYS, mask, redact
 
 __all__ = ["ACTORS", "PARAMETER_MEANINGS", "Step", "Trace"]
 
+#: Steps kept once refreshes begin (the first flow's steps are all kept): the recent refreshes, however many.
+REFRESH_STEPS_KEPT = 40
+#: Token sets whose secrets masking knows: the one a refresh spends and the one it brings (older ones are gone).
+TOKEN_SETS_HELD = 2
 #: Headers whose values are shown as sent; every other header value (custom header parameters, API keys,
 #: ``Authorization``, cookies) is a secret for the trace.
 PLAIN_HEADERS = frozenset({"accept", "content-type", "content-length", "user-agent", "accept-encoding"})
+
 
 def mask_value(key: str, value: Any) -> Any:
     """Mask the value of a secret key; leave the rest (state and challenge are not secrets)."""
@@ -38,6 +44,8 @@ def mask_pairs(pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 def mask_url(url: str) -> str:
     """The URL with secret query and fragment parameters masked."""
+    if "?" not in url and "#" not in url:
+        return url  # no query, no fragment: no parameter to mask (known secrets are still redacted by value)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -45,6 +53,25 @@ def mask_url(url: str) -> str:
     query = urlencode(mask_pairs(parse_qsl(parts.query, keep_blank_values=True)))
     fragment = urlencode(mask_pairs(parse_qsl(parts.fragment, keep_blank_values=True))) if parts.fragment else ""
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, fragment))
+
+
+def _cleaned(value: Any, secrets: list[str]) -> Any:
+    """``value`` with every known secret and secret-looking pair masked, nested containers included (copied)."""
+    if isinstance(value, str):
+        return redact(value, secrets, ordered=True)
+    if value is None or isinstance(value, int | float):  # numbers and booleans hide nothing
+        return value
+    if isinstance(value, Mapping):
+        return {k: _cleaned_value(k, v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cleaned(v, secrets) for v in value)
+    return value
+
+
+def _cleaned_value(key: str, value: Any, secrets: list[str]) -> Any:
+    """A value of a secret key is masked, nothing more to find in it; any other value is cleaned."""
+    masked = mask_value(key, value)
+    return masked if masked is not value else _cleaned(value, secrets)
 
 
 @dataclass
@@ -83,35 +110,60 @@ class Trace:
     def __init__(self, grant_type: str | None = None, token_name: str | None = None) -> None:
         self.grant_type = grant_type
         self.token_name = token_name
-        self.steps: list[Step] = []
         self.error: str | None = None
+        #: Refresh steps recorded but no longer kept (only the last :data:`REFRESH_STEPS_KEPT` are).
+        self.dropped = 0
         self._lock = threading.Lock()
-        self._secrets: list[str] = []
+        self._head: list[Step] = []
+        self._tail: deque[Step] = deque(maxlen=REFRESH_STEPS_KEPT)
+        self._refreshing = False
+        self._secrets: set[str] = set()
+        self._token_secrets: deque[tuple[str, ...]] = deque(maxlen=TOKEN_SETS_HELD)
         self._ordered: list[str] | None = None
         self._ordered_version = -1
 
+    @property
+    def steps(self) -> list[Step]:
+        """The first flow's steps, then the most recent refresh steps."""
+        with self._lock:
+            return [*self._head, *self._tail]
+
+    def begin_refresh(self) -> None:
+        """Steps recorded from now on belong to refreshes: only the last :data:`REFRESH_STEPS_KEPT` are kept."""
+        self._refreshing = True
+
     def add_secret(self, *values: str | None) -> None:
-        """Values that must never appear in the trace, whatever key they come under."""
-        self._secrets.extend(v for v in values if v and len(v) >= 4)
-        self._ordered = None
+        """Values that must never appear in the trace, whatever key they come under (the flow's own:
+        client secret, password, code, verifier)."""
+        new = {v for v in values if v and len(v) >= 4} - self._secrets
+        if new:
+            self._secrets |= new
+            self._ordered = None
+
+    def hold_token_secrets(self, *values: str | None) -> None:
+        """The secrets of a token set now held; those of the token sets before the last two are let go."""
+        group = tuple(v for v in values if v and len(v) >= 4)
+        if group and group not in self._token_secrets:
+            self._token_secrets.append(group)
+            self._ordered = None
+
+    @property
+    def secret_count(self) -> int:
+        """How many values masking checks every recorded value against."""
+        return len(self._ordered_secrets())
 
     def _ordered_secrets(self) -> list[str]:
         """The secrets longest first, as redact wants them; sorted once per change, not once per value."""
         version = placeholders.filled_version()  # values filled from {{placeholders}} are secrets too
         if self._ordered is None or self._ordered_version != version:
             self._ordered_version = version
-            self._ordered = sorted({str(s) for s in (*self._secrets, *placeholders.filled_values())},
-                                   key=len, reverse=True)
+            held = {s for group in self._token_secrets for s in group}
+            filled = {str(v) for v in placeholders.filled_values() if v and len(str(v)) >= 4}
+            self._ordered = sorted(self._secrets | held | filled, key=len, reverse=True)
         return self._ordered
 
     def _clean(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return redact(value, self._ordered_secrets(), ordered=True)
-        if isinstance(value, Mapping):
-            return {k: self._clean(mask_value(k, v)) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(self._clean(v) for v in value)
-        return value
+        return _cleaned(value, self._ordered_secrets())
 
     def record(
         self,
@@ -132,23 +184,29 @@ class Trace:
     ) -> Step:
         pairs = list(params.items()) if isinstance(params, Mapping) else list(params or [])
         shown_headers = {k: (v if k.lower() in PLAIN_HEADERS else mask(str(v))) for k, v in (headers or {}).items()}
+        secrets = self._ordered_secrets()
         step = Step(
             title=title,
             source=source,
             target=target,
             kind=kind,
             method=method,
-            url=self._clean(mask_url(url)) if url else None,
-            params=[(k, self._clean(mask_value(k, v))) for k, v in pairs],
-            headers=self._clean(shown_headers),
+            url=_cleaned(mask_url(url), secrets) if url else None,
+            params=[(k, _cleaned_value(k, v, secrets)) for k, v in pairs],
+            headers=_cleaned(shown_headers, secrets),
             status=status,
-            response=self._clean(dict(response)) if response is not None else None,
-            note=self._clean(note) if note else None,
+            response=_cleaned(response, secrets) if response is not None else None,
+            note=_cleaned(note, secrets) if note else None,
             started=started if started is not None else time.time(),
             duration=duration,
         )
         with self._lock:
-            self.steps.append(step)
+            if not self._refreshing:
+                self._head.append(step)
+            else:
+                if len(self._tail) == self._tail.maxlen:
+                    self.dropped += 1
+                self._tail.append(step)
         return step
 
     def fail(self, message: str) -> None:
@@ -156,17 +214,18 @@ class Trace:
         self.record("Flow failed", "notebook", "user", kind="error", note=message)
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return len(self._head) + len(self._tail)
 
     def __iter__(self) -> Iterator[Step]:
-        return iter(list(self.steps))
+        return iter(self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         return {"grant_type": self.grant_type, "token_name": self.token_name, "error": self.error,
-                "steps": [s.to_dict() for s in self.steps]}
+                "steps": [s.to_dict() for s in self.steps], "dropped_refresh_steps": self.dropped}
 
     def __repr__(self) -> str:
-        lines = [f"Trace({self.grant_type}, {len(self.steps)} steps)"]
+        dropped = f", {self.dropped} older refresh steps not kept" if self.dropped else ""
+        lines = [f"Trace({self.grant_type}, {len(self)} steps{dropped})"]
         for i, s in enumerate(self.steps, 1):
             extra = f" → {s.status}" if s.status else ""
             lines.append(f"  {i}. {s.source} → {s.target}: {s.title}{extra}")

@@ -12,14 +12,16 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
 import urllib3.exceptions
-from oauthlib.common import add_params_to_qs, add_params_to_uri
+from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+from oauthlib.oauth2.rfc6749.parameters import parse_token_response as oauthlib_parse
 
 from .errors import (
     InvalidTokenResponseError,
@@ -88,7 +90,7 @@ class PreparedCall:
             self.url = add_params_to_uri(self.url, url_pairs)
 
     def encoded_body(self) -> str:
-        return str(add_params_to_qs("", self.body))
+        return urlencode(self.body)  # what oauthlib's add_params_to_qs("", body) gives, without its parse step
 
 
 def apply_client_authentication(call: PreparedCall, client_id: str | None, client_secret: str | None,
@@ -113,7 +115,7 @@ class Response:
     """What came back: status, headers, the (size-limited) text and the elapsed seconds."""
 
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # looked up case-insensitively
     text: str
     elapsed: float
     url: str
@@ -136,6 +138,7 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         data = call.encoded_body()
     started = time.monotonic()
+    timeout = http_timeout()
     try:
         r = sess.request(
             call.method,
@@ -143,12 +146,12 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
             data=data,
             headers=headers,
             auth=call.basic_auth,
-            timeout=http_timeout(),
+            timeout=timeout,
             allow_redirects=False,
             stream=True,
         )
         try:
-            raw = _read_body(r, started + http_timeout(), what=f"{what} to {_origin(call.url)}", secrets=secrets)
+            raw = _read_body(r, started + timeout, what=what, url=call.url, secrets=secrets)
         finally:
             r.close()
     except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
@@ -185,14 +188,14 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
         text = raw.decode("utf-8", errors="replace")
     return Response(
         status=r.status_code,
-        headers={k.lower(): v for k, v in r.headers.items()},
+        headers=r.headers,
         text=text,
         elapsed=r.elapsed.total_seconds(),
         url=call.url,
     )
 
 
-def _read_body(r: requests.Response, deadline: float, *, what: str, secrets: Sequence[str | None]) -> bytes:
+def _read_body(r: requests.Response, deadline: float, *, what: str, url: str, secrets: Sequence[str | None]) -> bytes:
     """At most ``MAX_RESPONSE_BYTES + 1`` decoded bytes, and no later than ``deadline``.
 
     The socket timeout restarts with every byte, so a server trickling its answer would
@@ -203,8 +206,8 @@ def _read_body(r: requests.Response, deadline: float, *, what: str, secrets: Seq
     size = 0
     while size <= MAX_RESPONSE_BYTES:
         if time.monotonic() > deadline:
-            raise NetworkError(f"The {what} timed out after {http_timeout():g} s (the answer kept trickling in).",
-                               secrets=secrets)
+            raise NetworkError(f"The {what} to {_origin(url)} timed out after {http_timeout():g} s (the answer kept "
+                               "trickling in).", secrets=secrets)
         want = min(MAX_RESPONSE_BYTES + 1 - size, 64 * 1024)
         chunk = read1(want, decode_content=True) if read1 is not None else r.raw.read(min(want, 1024),
                                                                                        decode_content=True)
@@ -271,11 +274,6 @@ def parse_token_response(
     token, a missing or non-string ``access_token``, a bad ``expires_in``.  A granted scope
     narrower than asked is a warning, not an error.
     """
-    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
-    from oauthlib.oauth2.rfc6749.parameters import (
-        parse_token_response as oauthlib_parse,
-    )
-
     secrets = list(secrets)
     if not 200 <= resp.status < 300:
         error, description = server_error(resp)

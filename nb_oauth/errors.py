@@ -90,7 +90,11 @@ def redact(text: str, secrets: Iterable[str | None] = (), *, ordered: bool = Fal
     for secret in order:
         if secret in text:
             text = text.replace(secret, mask(secret))
-    text = _SECRET_PAIR.sub(lambda m: f"{m['key']}{m['sep']}{_masked_value(m['value'])}", text)
+    if ":" in text or "=" in text:  # a secret-looking pair needs one of them; most values have neither
+        text = _SECRET_PAIR.sub(lambda m: f"{m['key']}{m['sep']}{_masked_value(m['value'])}", text)
+    lowered = text.lower()
+    if "bearer" not in lowered and "basic" not in lowered:
+        return text
     return _BEARER.sub(lambda m: f"{m['scheme']}{_masked_value(m['value'])}", text)
 
 

@@ -136,11 +136,14 @@ def test_repr_never_shows_secrets() -> None:
 
 def test_authorize_using_browser_defaults_by_where_the_kernel_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """The config itself probes nothing (None means "the default"); the flow's resolution decides."""
-    cfg = OAuth2Config(grant_type="client_credentials", access_token_url="https://idp.example/token",
-                       client_id="c", client_secret="s")
+    cfg = OAuth2Config(grant_type="authorization_code", auth_url="https://idp.example/authorize",
+                       access_token_url="https://idp.example/token", client_id="c", client_secret="s")
     monkeypatch.setenv("NB_OAUTH_REMOTE", "0")
     assert cfg.authorize_using_browser is None
     assert resolve_config(cfg).authorize_using_browser is True
     monkeypatch.setenv("NB_OAUTH_REMOTE", "1")
     assert resolve_config(cfg).authorize_using_browser is False
     assert OAuth2Config(authorize_using_browser=True).authorize_using_browser is True
+    # a grant that never shows a page is not given a browser setting it would not use
+    machine = cfg.copy(grant_type="client_credentials")
+    assert resolve_config(machine).authorize_using_browser is None

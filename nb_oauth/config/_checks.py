@@ -5,7 +5,6 @@ Pure functions: they look at values only, never at the environment.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 import re
@@ -67,6 +66,8 @@ def normalise_grant_type(value: object) -> str:
     key = GRANT_ALIASES.get(key, GRANT_ALIASES.get(key.lower(), key.lower().replace("-", "_").replace(" ", "_")))
     if key in GRANT_TYPES:
         return key
+    import difflib  # only for the error's suggestion
+
     close = difflib.get_close_matches(key, GRANT_TYPES, n=1)
     suggestion = f" Did you mean {close[0]!r}?" if close else ""
     raise ConfigError(f"grant_type {value!r} is not a grant nb_oauth knows.{suggestion}",

@@ -191,17 +191,18 @@ class OAuth2Config:
     def with_placeholders_filled(self, extra: Mapping[str, Any] | None = None) -> OAuth2Config:
         """A copy with every ``{{NAME}}`` filled; an unknown name is a :class:`ConfigError`."""
         changes: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, str) and placeholders.has_placeholder(value):
-                changes[f.name] = placeholders.fill(value, extra, where=f.name)
-            elif f.name in PARAM_FIELDS and value:
-                changes[f.name] = [
-                    (placeholders.fill(k, extra, where=f.name), placeholders.fill(v, extra, where=f.name), s)
+        for name in self.__dataclass_fields__:  # no Field tuple built: this runs for every token request
+            value = getattr(self, name)
+            if isinstance(value, str):
+                if "{{" in value and placeholders.has_placeholder(value):
+                    changes[name] = placeholders.fill(value, extra, where=name)
+            elif name in PARAM_FIELDS and value:
+                changes[name] = [
+                    (placeholders.fill(k, extra, where=name), placeholders.fill(v, extra, where=name), s)
                     for k, v, s in value
                 ]
-            elif f.name in ("audience", "resource") and value:
-                changes[f.name] = [placeholders.fill(v, extra, where=f.name) for v in value]
+            elif name in ("audience", "resource") and value:
+                changes[name] = [placeholders.fill(v, extra, where=name) for v in value]
         return dataclasses.replace(self, **changes) if changes else self
 
     @property

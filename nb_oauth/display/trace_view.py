@@ -132,6 +132,8 @@ def _caption(trace: Trace) -> str:
     if trace.token_name:
         bits.append(f"token {trace.token_name!r}")
     bits.append(f"{len(steps)} step{'s' if len(steps) != 1 else ''}")
+    if trace.dropped:
+        bits.append(f"{trace.dropped} older refresh steps not kept")
     if steps:
         total = max(s.started + (s.duration or 0) for s in steps) - min(s.started for s in steps)
         if total >= 0.001:

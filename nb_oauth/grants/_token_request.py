@@ -62,7 +62,9 @@ def request_token(
 
     secrets = [*config_secrets(cfg), *extra_secrets, *(previous.secrets() if previous else [])]
     if trace is not None:
-        trace.add_secret(*[s for s in secrets if s])
+        trace.add_secret(*[s for s in [*config_secrets(cfg), *extra_secrets] if s])
+        if previous is not None:
+            trace.hold_token_secrets(*previous.secrets())
     key = dpop_key_for(cfg, previous, dpop_key)
     sent = send_as_client(cfg, build, secrets=secrets, what=title.lower(), dpop_key=key, trace=trace)
     call, resp, started = sent.call, sent.response, sent.started
@@ -78,7 +80,7 @@ def request_token(
         raise
     token_set = bind_token_set(cfg, TokenSet.from_response(fields, requested_scope=scope_asked, previous=previous), key)
     if trace is not None:
-        trace.add_secret(*token_set.secrets())
+        trace.hold_token_secrets(*token_set.secrets())
         shown_params = list(call.body) + ([("Authorization", "Basic (client_id:client_secret)")] if call.basic_auth else [])
         trace.record(title, "notebook", "server", method="POST", url=call.url, params=shown_params,
                      headers=call.headers, status=resp.status, response=fields, started=started,

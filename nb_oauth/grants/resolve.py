@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +9,10 @@ from ..config import OAuth2Config
 from ..oidc.discovery import apply_discovery
 from ..redirect.callback import default_authorize_using_browser
 from ._metadata_rules import apply_metadata_rules, check_fapi2_endpoints
+
+#: Grants that never show the user a page: whether to open a browser is not theirs to decide (and the
+#: environment is not probed for each of their token requests and refreshes).
+NO_BROWSER_GRANTS = frozenset({"client_credentials", "password_credentials", "token_exchange"})
 
 
 def resolve_config(cfg: OAuth2Config, extra: Mapping[str, Any] | None = None, *,
@@ -21,7 +24,18 @@ def resolve_config(cfg: OAuth2Config, extra: Mapping[str, Any] | None = None, *,
         resolved = apply_discovery(resolved)
     if discover:
         resolved = apply_metadata_rules(resolved)
-    if resolved.authorize_using_browser is None:  # True where kernel and browser share the machine
-        resolved = dataclasses.replace(resolved, authorize_using_browser=default_authorize_using_browser())
+    if resolved.authorize_using_browser is None and resolved.grant_type not in NO_BROWSER_GRANTS:
+        # True where kernel and browser share the machine
+        resolved = _with_browser_default(resolved, default_authorize_using_browser())
     resolved.check_complete()
     return resolved
+
+
+def _with_browser_default(cfg: OAuth2Config, value: bool) -> OAuth2Config:
+    """A copy with ``authorize_using_browser`` decided: every other field is the config's own, already
+    checked, so the copy skips ``dataclasses.replace``'s second pass of checks (this runs for every token
+    request and refresh)."""
+    copy = object.__new__(OAuth2Config)
+    copy.__dict__.update(vars(cfg))
+    copy.authorize_using_browser = value
+    return copy

@@ -9,7 +9,6 @@ other change here.
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 import shlex
 from collections.abc import Callable
@@ -27,11 +26,12 @@ from IPython.core.magic_arguments import argument, argument_group, kwds, magic_a
 
 from ..config import placeholders
 from . import exc_guard
-from .authrequest import run_authrequest
 from .magic_options import (
     with_config_options,
 )
-from .magic_token import run_oauth_token, show_form
+
+# What the magics run (grants, the listener, the browser, widgets) is imported when a magic runs, not
+# when ``%load_ext`` registers them: loading the extension stays about as cheap as importing requests-oauthlib.
 
 # -- the magics ---------------------------------------------------------------------------------------
 
@@ -112,6 +112,8 @@ class OAuthMagics(Magics):
     @_doc(OAUTH_TOKEN_DOC)
     @line_magic
     def oauth_token(self, line: str = "") -> Any:
+        from .magic_token import run_oauth_token, show_form
+
         if not line.strip():
             return show_form()
         args = _parse(self.oauth_token, line)
@@ -129,6 +131,8 @@ class OAuthMagics(Magics):
     @_doc(AUTHREQUEST_DOC)
     @cell_magic
     def authrequest(self, line: str, cell: str = "") -> None:
+        from .authrequest import run_authrequest
+
         args = _parse(self.authrequest, line, "%%")
         _stop_cell_on_error(lambda: run_authrequest(self.shell, args, cell))
 
@@ -160,6 +164,8 @@ def _parse(func: Any, line: str, escape: str = "%") -> argparse.Namespace:
     try:
         return func.parser.parse_args(words)
     except UsageError as exc:
+        import difflib
+
         unknown = re.findall(r"(--[\w-]+)", str(exc))
         hints = [m for w in unknown for m in difflib.get_close_matches(w, _option_strings(func), n=1)]
         suffix = f" Did you mean {', '.join(hints)}?" if hints and "unrecognized" in str(exc) else ""
