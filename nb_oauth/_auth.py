@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 from requests.auth import AuthBase
 
+from ._bearer_rules import check_bearer_transport, same_origin, without_param
 from ._log_guard import masked_exception
 from .dpop import proof_for, wants_nonce_retry
 
@@ -107,7 +108,7 @@ class OAuth2Auth(AuthBase):
         if where == "header":
             r.headers["Authorization"] = value
         else:
-            r.prepare_url(_without_param(r.url or "", "access_token"), {"access_token": value})
+            r.prepare_url(without_param(r.url or "", "access_token"), {"access_token": value})
         proof = proof_for(token_set, r.method or "GET", r.url or "", token_set.access_token)
         if proof is not None:
             r.headers["DPoP"] = proof
@@ -187,7 +188,7 @@ class OAuth2Auth(AuthBase):
         if wants_nonce_retry(token_set, str(request.url), response.status_code, response.headers):
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
             self._guard((yield request))
-        elif response.status_code == 401 and _same_origin(request, response):
+        elif response.status_code == 401 and same_origin(request, response):
             new = self.store.refresh_after_401(self.name, token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
@@ -205,7 +206,7 @@ class OAuth2Auth(AuthBase):
         if wants_nonce_retry(token_set, str(request.url), response.status_code, response.headers):
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
             self._guard((yield request))
-        elif response.status_code == 401 and _same_origin(request, response):
+        elif response.status_code == 401 and same_origin(request, response):
             new = await self._async_after_401(token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
@@ -322,42 +323,6 @@ def _restore(name: str, for_httpx: bool) -> OAuth2Auth:
     return restored
 
 
-def check_bearer_transport(url: str, name: str, allow_insecure_http: bool) -> None:
-    """A token goes over plain http only to loopback, or with the config's ``allow_insecure_http``."""
-    if allow_insecure_http or url[:7].lower() != "http://":
-        return
-    netloc = url[7:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]  # what urlsplit takes the host from
-    loopback, host = _loopback_netloc(netloc)
-    if not loopback:
-        from .errors import ConfigError
-
-        raise ConfigError(
-            f"Token {name!r} would be sent over plain http to {host or 'a non-loopback host'}, where anyone on "
-            "the network can read and reuse it; nothing was sent.",
-            fix=f"Use https, or opt in for this config alone with allow_insecure_http=True (token {name!r}).")
-
-
-@functools.lru_cache(maxsize=256)  # checked on every plain-http request: the answer for a host never changes
-def _loopback_netloc(netloc: str) -> tuple[bool, str | None]:
-    """Whether the host of ``http://<netloc>`` is loopback, and that host."""
-    from urllib.parse import urlsplit
-
-    from .config import is_loopback_host
-
-    try:
-        host = urlsplit("http://" + netloc).hostname
-    except ValueError:
-        host = None
-    return is_loopback_host(host), host
-
-
-def _same_origin(request: Any, response: Any) -> bool:
-    """Whether an httpx response answers the request the token was put on, not a redirect to another origin:
-    a 401 from elsewhere says nothing about this token and must not spend a refresh."""
-    sent, answered = request.url, response.request.url
-    return bool((sent.scheme, sent.host, sent.port) == (answered.scheme, answered.host, answered.port))
-
-
 class _Flight:
     """One refresh in a worker thread, as the requests waiting for it on the event loop see it."""
 
@@ -367,16 +332,6 @@ class _Flight:
         self.done = done
         self.answer: TokenSet | None = None
         self.answered = False
-
-
-def _without_param(url: str, key: str) -> str:
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if key not in parts.query:
-        return url
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 @functools.cache

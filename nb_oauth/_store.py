@@ -8,7 +8,6 @@ A failed refresh never replaces the token that was there.
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 import time
@@ -374,13 +373,11 @@ class TokenStore:
         return "TokenStore(" + ", ".join(repr(t) for t in self.list()) + ")"
 
     def _repr_html_(self) -> str:
+        import html
 
-        rows = []
-        for t in self.list():
-            rows.append(
-                "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(v))}</td>" for v in (
+        rows = ["<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(v))}</td>" for v in (
                     t.token_name, t.to_dict()["access_token"], t.expiry_text(),
-                    "yes" if t.refresh_token else "no", t.scope or "—")) + "</tr>")
+                    "yes" if t.refresh_token else "no", t.scope or "—")) + "</tr>" for t in self.list()]
         head = "".join(f"<th style='text-align:left'>{h}</th>"
                        for h in ("Token Name", "Access Token", "Expires", "Refresh token", "Scope"))
         return f"<table class='nb-oauth-tokens'><tr>{head}</tr>{''.join(rows) or '<tr><td colspan=5>No tokens yet</td></tr>'}</table>"
