@@ -122,7 +122,7 @@ def run(bench: Bench) -> CaseResult:
 
     import nb_oauth.dask
 
-    calls, rounds, lifetime = (2_000, 1, 1) if bench.quick else (10_000, 5, 2)
+    calls, rounds, lifetime = (2_000, 1, 1) if bench.quick else (10_000, 5, 1.2)
     validator = validator_for(bench)
     api = ApiServer(validator).start()
     try:
