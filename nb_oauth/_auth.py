@@ -184,11 +184,11 @@ class OAuth2Auth(AuthBase):
         token_set = self.store.current(self.name)
         self._apply_httpx(request, token_set)
         response = self._guard((yield request))
-        self._hint_on_bare_403(response.status_code, response.headers, str(request.url))
-        if wants_nonce_retry(token_set, str(request.url), response.status_code, response.headers):
+        next_step = self._httpx_next_step(request, response, token_set)
+        if next_step == "nonce":
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
             self._guard((yield request))
-        elif response.status_code == 401 and same_origin(request, response):
+        elif next_step == "refresh":
             new = self.store.refresh_after_401(self.name, token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
@@ -202,15 +202,24 @@ class OAuth2Auth(AuthBase):
             token_set = await self._in_thread_once(lambda: self.store.current(self.name), self._fresh)
         self._apply_httpx(request, token_set)
         response = self._guard((yield request))
-        self._hint_on_bare_403(response.status_code, response.headers, str(request.url))
-        if wants_nonce_retry(token_set, str(request.url), response.status_code, response.headers):
+        next_step = self._httpx_next_step(request, response, token_set)
+        if next_step == "nonce":
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
             self._guard((yield request))
-        elif response.status_code == 401 and same_origin(request, response):
+        elif next_step == "refresh":
             new = await self._async_after_401(token_set.access_token)
             if new is not None:
                 self._apply_httpx(request, new)
                 self._guard((yield request))
+
+    def _httpx_next_step(self, request: Any, response: Any, token_set: TokenSet) -> str:
+        """What an httpx answer asks for, the same in the sync and async flows: ``"nonce"`` (resend with the
+        DPoP nonce), ``"refresh"`` (a 401 from the request's own origin) or ``""``."""
+        url = str(request.url)
+        self._hint_on_bare_403(response.status_code, response.headers, url)
+        if wants_nonce_retry(token_set, url, response.status_code, response.headers):
+            return "nonce"
+        return "refresh" if response.status_code == 401 and same_origin(request, response) else ""
 
     def _fresh(self) -> TokenSet | None:
         """The token set to send when the store would hand it back without a refresh (a lookup and a clock
