@@ -142,6 +142,26 @@ def test_unshare_makes_worker_calls_fail_with_a_clear_error(server, client) -> N
     nb_oauth.dask.unshare(client, name)
 
 
+def test_a_refresh_racing_with_unshare_does_not_share_the_token_again(server, client) -> None:
+    """The refresh timer and a worker's question may run just after ``unshare``: neither sends the token out."""
+    from nb_oauth.dask._kernel import hub_for
+
+    name, _ = login(server, lifetime=300)
+    api = server.url + "/api/me"
+    nb_oauth.dask.share(client, name)
+    hub = hub_for(client, create=False)
+    assert hub is not None
+    nb_oauth.tokens.renew(name, nb_oauth.tokens[name].access_token)  # a new token the workers have not seen
+    nb_oauth.dask.unshare(client, name)
+    hub._refresh_if_due(name)  # what the timer does with the names it listed just before unshare
+    hub._sync(name, {}, None)
+    assert nb_oauth.dask.shared(client) == []
+    for worker in workers(client):
+        with pytest.raises(nb_oauth.OAuthError) as err:
+            client.submit(tasks.get_many, api, name, 1, workers=[worker], pure=False).result()
+        assert "unshared" in str(err.value)
+
+
 def test_a_name_never_shared_is_an_oauth_error_on_the_worker(server, client) -> None:
     other, _ = login(server, lifetime=300)
     nb_oauth.dask.share(client, other)  # the workers run nb_oauth's plugin

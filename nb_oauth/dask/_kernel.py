@@ -93,8 +93,9 @@ class Hub:
 
     def share(self, name: str) -> None:
         """Send ``name`` to every current worker now; later workers get it when they say hello."""
-        payload, _ = self._current(name)
-        self._push({name: payload}, {}, workers=None, strict=True)
+        current = self._current(name, share=True)
+        assert current is not None
+        self._push({name: current[0]}, {}, workers=None, strict=True)
         self._wake.set()
 
     def unshare(self, name: str, reason: str = "unshared") -> bool:
@@ -114,12 +115,18 @@ class Hub:
 
     # -- the current token, versioned -----------------------------------------------------------
 
-    def _current(self, name: str) -> tuple[Payload, bool]:
-        """The payload of the kernel's current token for ``name``; True when it is newer than the last one sent."""
+    def _current(self, name: str, *, share: bool = False) -> tuple[Payload, bool] | None:
+        """The payload of the kernel's current token for ``name``; True when it is newer than the last one sent.
+
+        None when ``name`` is no longer shared: only :meth:`share` adds a name, so a refresh or a
+        worker's question that races with :meth:`unshare` never sends the token out again.
+        """
         cfg = tokens.config(name)
         token_set = tokens[name].token_set
         with self._lock:
             sent = self._sent.get(name)
+            if sent is None and not share:
+                return None
             changed = sent is None or sent.token_set is not token_set
             if changed:
                 sent = self._sent[name] = _Sent(next(self._versions), token_set)
@@ -131,7 +138,12 @@ class Hub:
         if name not in tokens:
             self._withdraw_deleted(name, answers, asker)
             return
-        payload, changed = self._current(name)
+        current = self._current(name)
+        if current is None:
+            if asker is not None:
+                self._withdraw_deleted(name, answers, asker)
+            return
+        payload, changed = current
         if changed:
             self._push({name: payload}, answers, workers=None)
         elif asker is not None:
@@ -182,8 +194,9 @@ class Hub:
     def _hello(self, worker: str) -> None:
         snapshot: dict[str, Payload | None] = {}
         for name in self.names():
-            if name in tokens:
-                snapshot[name] = self._current(name)[0]
+            current = self._current(name) if name in tokens else None
+            if current is not None:
+                snapshot[name] = current[0]
         self._push(snapshot, {}, workers=[worker], snapshot=True)
 
     def _answer(self, msg: dict[str, Any]) -> None:
