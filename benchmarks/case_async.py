@@ -1,11 +1,11 @@
-"""Case 9: async httpx: 1000 requests through ``asyncio.gather`` over 10 connections, and an expiry storm.
+"""Cases 8 and 9: async httpx: 1000 requests through ``asyncio.gather`` over 10 connections, and an expiry storm.
 
 ``httpx.AsyncClient(auth=nb_oauth.auth(name))`` against an ``AsyncClient`` whose auth sets a
 static header, Authlib's ``AsyncOAuth2Client`` beside them; each gather is timed whole, the
 variants take turns, the order flipping every turn. The threads each variant starts are
 counted in a fresh event loop of its own: nb_oauth checks expiry on the event loop, so only a
 real refresh may use a worker thread. Sequential requests (one ``await`` at a time) are
-interleaved request by request. The storm (case 10) is the same gather at a token that has just
+interleaved request by request. The storm (case 9) is the same gather at a token that has just
 expired: the authorization server must see exactly one refresh, and no request may fail.
 """
 
@@ -130,7 +130,7 @@ def run(bench: Bench) -> CaseResult:
     extra_threads = threads[OURS] - threads[BASE]
     result = repeated_result(
         name="async_gather",
-        title=f"9. Async httpx: {n} requests through asyncio.gather over {CONNECTIONS} connections",
+        title=f"8. Async httpx: {n} requests through asyncio.gather over {CONNECTIONS} connections",
         unit=f"ms per gather of {n}",
         rep=rep, ours=OURS, base=BASE, target=TARGET, scale=1e3, counted=f"gathers of {n} requests",
         baseline_name=f"an httpx.AsyncClient ({CONNECTIONS} connections) whose auth sets a static header",
@@ -153,7 +153,7 @@ def run(bench: Bench) -> CaseResult:
     return result
 
 
-# -- case 10: the expiry storm under gather -------------------------------------------------------------
+# -- case 9: the expiry storm under gather -------------------------------------------------------------
 
 
 async def _storm(client: httpx.AsyncClient, url: str, n: int) -> list[int]:
@@ -212,7 +212,7 @@ def run_storm(bench: Bench) -> CaseResult:
     passed = all(r == 1 for r in ours["refreshes"]) and not any(ours["failures"])
     return CaseResult(
         name="async_refresh_storm",
-        title=f"10. Async expiry storm: {n} requests through asyncio.gather at an expired token",
+        title=f"9. Async expiry storm: {n} requests through asyncio.gather at an expired token",
         unit="refresh requests at the server per storm",
         ours=median(ours["refreshes"]),
         baseline=None,

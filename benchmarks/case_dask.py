@@ -1,4 +1,4 @@
-"""Case 8: 10,000 GETs fanned out on a Dask cluster (2 worker processes x 4 threads) across expiries.
+"""Case 11: 10,000 GETs fanned out on a Dask cluster (2 worker processes x 4 threads) across expiries.
 
 The kernel shares a short-lived token with ``nb_oauth.dask.share``; the workers call a loopback
 API that checks every token against the demo server's records (an expired one gets a 401), so
@@ -158,7 +158,7 @@ def run(bench: Bench) -> CaseResult:
     passed = within(ratio, TARGET) is True and failed == 0 and counts_ok and enough
     return CaseResult(
         name="dask_fan_out",
-        title=f"8. Dask fan-out: {calls:,} GETs on {WORKERS} workers x {THREADS} threads across expiries",
+        title=f"11. Dask fan-out: {calls:,} GETs on {WORKERS} workers x {THREADS} threads across expiries",
         unit="s per fan-out",
         ours=round(median(wall[SHARED]), 3),
         baseline=round(median(wall[STATIC]), 3),

@@ -1,4 +1,4 @@
-"""Case 11: 2,000 forced refreshes of one token: memory stays flat and the last refreshes are as fast as the first.
+"""Case 10: 2,000 forced refreshes of one token: memory stays flat and the last refreshes are as fast as the first.
 
 The token endpoint is the minimal API's ``POST /token`` in its own process (new random access
 and refresh tokens every call), so nothing the server keeps shows in this process's memory.
@@ -76,7 +76,7 @@ def run(bench: Bench) -> CaseResult:
                                  "per_repeat": [round(ratio, 4)]}}}
     return CaseResult(
         name="refresh_memory",
-        title=f"11. {total:,} forced refreshes: memory and time per refresh",
+        title=f"10. {total:,} forced refreshes: memory and time per refresh",
         unit="µs per refresh",
         ours=round(median(late) * 1e6, 1),
         baseline=round(median(early) * 1e6, 1),

@@ -402,7 +402,7 @@ def test_two_logins_at_once_do_not_mix_up(demo, no_browser) -> None:
         assert_clean(port, before)
 
 
-def test_ctrl_c_while_waiting_releases_the_port(demo, no_browser) -> None:
+def test_ctrl_c_while_waiting_releases_the_port(demo, no_browser, ctrl_c) -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("Ctrl-C reaches only the main thread")
     before = listener_threads()

@@ -269,7 +269,7 @@ def test_timeout_is_a_short_error(ip: InteractiveShell, no_browser) -> None:
     assert "within 0.5 s" in cell.text and "Traceback" not in cell.text  # the configured timeout, not what was left
 
 
-def test_interrupt_cancels_and_releases_the_port(ip: InteractiveShell, no_browser) -> None:
+def test_interrupt_cancels_and_releases_the_port(ip: InteractiveShell, no_browser, ctrl_c) -> None:
     timer = threading.Timer(0.7, _thread.interrupt_main)
     timer.start()
     try:
