@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 from requests.auth import AuthBase
 
-from ._bearer_rules import check_bearer_transport, same_origin, without_param
+from ._bearer_rules import check_bearer_transport, check_plain_http_netloc, same_origin, without_param
 from ._log_guard import masked_exception
 from .dpop import proof_for, wants_nonce_retry
 
@@ -76,9 +76,8 @@ class OAuth2Auth(AuthBase):
             return token_set.id_token
         return token_set.access_token
 
-    def _placement(self, token_set: TokenSet) -> tuple[str, str]:
+    def _placement(self, token_set: TokenSet, cfg: OAuth2Config) -> tuple[str, str]:
         """("header", header value) or ("url", token); rebuilt only when the token or those settings change."""
-        cfg = self.store.config(self.name)
         how = (cfg.use_token_type, cfg.add_token_to, cfg.header_prefix)
         cached = self._placed
         if cached is not None and cached[0] is token_set and cached[1] == how:
@@ -102,16 +101,17 @@ class OAuth2Auth(AuthBase):
 
     def _apply_requests(self, r: requests.PreparedRequest, token_set: TokenSet) -> None:
         url = r.url or ""
-        if url[:7].lower() == "http://":  # the config is looked up only for plain http
-            check_bearer_transport(url, self.name, self.store.config(self.name).allow_insecure_http)
-        where, value = self._placement(token_set)
+        cfg = self.store.config(self.name)
+        check_bearer_transport(url, self.name, cfg.allow_insecure_http)
+        where, value = self._placement(token_set, cfg)
         if where == "header":
             r.headers["Authorization"] = value
         else:
-            r.prepare_url(without_param(r.url or "", "access_token"), {"access_token": value})
-        proof = proof_for(token_set, r.method or "GET", r.url or "", token_set.access_token)
-        if proof is not None:
-            r.headers["DPoP"] = proof
+            r.prepare_url(without_param(url, "access_token"), {"access_token": value})
+        if token_set.dpop_key is not None:  # the URL is looked at again only for a DPoP-bound token
+            proof = proof_for(token_set, r.method or "GET", r.url or "", token_set.access_token)
+            if proof is not None:
+                r.headers["DPoP"] = proof
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         token_set = self.store.current(self.name)
@@ -122,7 +122,12 @@ class OAuth2Auth(AuthBase):
         return r
 
     def _guard(self, response: Any) -> Any:
-        """``response.raise_for_status()`` (requests or httpx) with the URL's token masked in the message."""
+        """``response.raise_for_status()`` (requests or httpx) with the URL's token masked in the message.
+
+        Only a token placed in the URL can reach that message (it quotes the URL, never a header)."""
+        placed = self._placed
+        if placed is None or placed[2][0] != "url":
+            return response
         original = response.raise_for_status
         if getattr(original, "_nb_oauth_guarded", False):
             return response
@@ -169,16 +174,18 @@ class OAuth2Auth(AuthBase):
 
     def _apply_httpx(self, request: Any, token_set: TokenSet) -> None:
         url = request.url
-        if url.scheme == "http":
-            check_bearer_transport(str(url), self.name, self.store.config(self.name).allow_insecure_http)
-        where, value = self._placement(token_set)
+        cfg = self.store.config(self.name)
+        if url.scheme == "http" and not cfg.allow_insecure_http:
+            check_plain_http_netloc(url.netloc.decode("ascii", "replace"), self.name)
+        where, value = self._placement(token_set, cfg)
         if where == "header":
             request.headers["Authorization"] = value
         else:
-            request.url = request.url.copy_set_param("access_token", value)
-        proof = proof_for(token_set, request.method, str(request.url), token_set.access_token)
-        if proof is not None:
-            request.headers["DPoP"] = proof
+            request.url = url.copy_set_param("access_token", value)
+        if token_set.dpop_key is not None:  # the URL is turned into text only for a DPoP-bound token
+            proof = proof_for(token_set, request.method, str(request.url), token_set.access_token)
+            if proof is not None:
+                request.headers["DPoP"] = proof
 
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         token_set = self.store.current(self.name)
@@ -215,11 +222,13 @@ class OAuth2Auth(AuthBase):
     def _httpx_next_step(self, request: Any, response: Any, token_set: TokenSet) -> str:
         """What an httpx answer asks for, the same in the sync and async flows: ``"nonce"`` (resend with the
         DPoP nonce), ``"refresh"`` (a 401 from the request's own origin) or ``""``."""
-        url = str(request.url)
-        self._hint_on_bare_403(response.status_code, response.headers, url)
-        if wants_nonce_retry(token_set, url, response.status_code, response.headers):
+        status = response.status_code
+        if status == 403:
+            self._hint_on_bare_403(status, response.headers, str(request.url))
+        if token_set.dpop_key is not None and wants_nonce_retry(token_set, str(request.url), status,
+                                                                response.headers):
             return "nonce"
-        return "refresh" if response.status_code == 401 and same_origin(request, response) else ""
+        return "refresh" if status == 401 and same_origin(request, response) else ""
 
     def _fresh(self) -> TokenSet | None:
         """The token set to send when the store would hand it back without a refresh (a lookup and a clock

@@ -11,7 +11,11 @@ def check_bearer_transport(url: str, name: str, allow_insecure_http: bool) -> No
     """A token goes over plain http only to loopback, or with the config's ``allow_insecure_http``."""
     if allow_insecure_http or url[:7].lower() != "http://":
         return
-    netloc = url[7:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]  # what urlsplit takes the host from
+    check_plain_http_netloc(url[7:].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0], name)  # urlsplit's netloc
+
+
+def check_plain_http_netloc(netloc: str, name: str) -> None:
+    """The plain-http rule for a request whose ``host[:port]`` is ``netloc`` (no opt-in given)."""
     loopback, host = _loopback_netloc(netloc)
     if not loopback:
         from .errors import ConfigError

@@ -385,6 +385,8 @@ class TokenStore:
 
 def _name_of(name: object) -> str:
     """``tokens[token]`` means ``tokens[token.token_name]``; anything else but a name is a clear KeyError."""
+    if type(name) is str:
+        return name
     if isinstance(name, Token):
         return name.token_name or ""
     if not isinstance(name, str):

@@ -121,8 +121,13 @@ class TokenSet:
 
     def refresh_due_at(self, leeway: float) -> float | None:
         """Epoch seconds from which this set needs refreshing (None: expiry unknown)."""
+        cached = self.__dict__.get("_due_at")  # asked on every API call, nearly always with the same leeway
+        if cached is not None and cached[0] == leeway:
+            return cached[1]  # type: ignore[no-any-return]
         expiry = self._expiry_epoch
-        return None if expiry is None else expiry - self.refresh_margin(leeway)
+        due = None if expiry is None else expiry - self.refresh_margin(leeway)
+        self.__dict__["_due_at"] = (leeway, due)  # like cached_property: the frozen fields stay as they are
+        return due
 
     def needs_refresh(self, leeway: float, now: float | None = None) -> bool:
         due = self.refresh_due_at(leeway)

@@ -104,6 +104,35 @@ class Step:
         }
 
 
+class _Pending:
+    """A step as recorded, with the secrets known then; :meth:`masked` makes the :class:`Step` that is shown."""
+
+    __slots__ = ("fields", "secrets")
+
+    def __init__(self, fields: dict[str, Any], secrets: list[str]) -> None:
+        self.fields = fields
+        self.secrets = secrets
+
+    def masked(self) -> Step:
+        f, secrets = self.fields, self.secrets
+        shown_headers = {k: (v if k.lower() in PLAIN_HEADERS else mask(str(v))) for k, v in f["headers"].items()}
+        return Step(
+            title=f["title"],
+            source=f["source"],
+            target=f["target"],
+            kind=f["kind"],
+            method=f["method"],
+            url=_cleaned(mask_url(f["url"]), secrets) if f["url"] else None,
+            params=[(k, _cleaned_value(k, v, secrets)) for k, v in f["params"]],
+            headers=_cleaned(shown_headers, secrets),
+            status=f["status"],
+            response=_cleaned(f["response"], secrets) if f["response"] is not None else None,
+            note=_cleaned(f["note"], secrets) if f["note"] else None,
+            started=f["started"],
+            duration=f["duration"],
+        )
+
+
 class Trace:
     """The ordered steps of one token's life; thread-safe, secrets masked on entry."""
 
@@ -114,8 +143,8 @@ class Trace:
         #: Refresh steps recorded but no longer kept (only the last :data:`REFRESH_STEPS_KEPT` are).
         self.dropped = 0
         self._lock = threading.Lock()
-        self._head: list[Step] = []
-        self._tail: deque[Step] = deque(maxlen=REFRESH_STEPS_KEPT)
+        self._head: list[Step | _Pending] = []
+        self._tail: deque[Step | _Pending] = deque(maxlen=REFRESH_STEPS_KEPT)
         self._refreshing = False
         self._secrets: set[str] = set()
         self._token_secrets: deque[tuple[str, ...]] = deque(maxlen=TOKEN_SETS_HELD)
@@ -124,9 +153,13 @@ class Trace:
 
     @property
     def steps(self) -> list[Step]:
-        """The first flow's steps, then the most recent refresh steps."""
+        """The first flow's steps, then the most recent refresh steps (each masked once, on first read)."""
         with self._lock:
-            return [*self._head, *self._tail]
+            for kept in (self._head, self._tail):
+                for i, step in enumerate(kept):
+                    if isinstance(step, _Pending):
+                        kept[i] = step.masked()
+            return [*self._head, *self._tail]  # type: ignore[list-item]  # every one is a Step now
 
     def begin_refresh(self) -> None:
         """Steps recorded from now on belong to refreshes: only the last :data:`REFRESH_STEPS_KEPT` are kept."""
@@ -181,33 +214,24 @@ class Trace:
         note: str | None = None,
         started: float | None = None,
         duration: float | None = None,
-    ) -> Step:
-        pairs = list(params.items()) if isinstance(params, Mapping) else list(params or [])
-        shown_headers = {k: (v if k.lower() in PLAIN_HEADERS else mask(str(v))) for k, v in (headers or {}).items()}
-        secrets = self._ordered_secrets()
-        step = Step(
-            title=title,
-            source=source,
-            target=target,
-            kind=kind,
-            method=method,
-            url=_cleaned(mask_url(url), secrets) if url else None,
-            params=[(k, _cleaned_value(k, v, secrets)) for k, v in pairs],
-            headers=_cleaned(shown_headers, secrets),
-            status=status,
-            response=_cleaned(response, secrets) if response is not None else None,
-            note=_cleaned(note, secrets) if note else None,
-            started=started if started is not None else time.time(),
-            duration=duration,
+    ) -> None:
+        """Add a step. It is masked against the secrets known now, when it is first read: a token request or
+        refresh pays for masking only the steps someone looks at (and the trace keeps few refresh steps)."""
+        pending = _Pending(
+            secrets=self._ordered_secrets(),
+            fields=dict(title=title, source=source, target=target, kind=kind, method=method, url=url,
+                        params=list(params.items()) if isinstance(params, Mapping) else list(params or []),
+                        headers=dict(headers or {}), status=status,
+                        response=dict(response) if response is not None else None, note=note,
+                        started=started if started is not None else time.time(), duration=duration),
         )
         with self._lock:
             if not self._refreshing:
-                self._head.append(step)
+                self._head.append(pending)
             else:
                 if len(self._tail) == self._tail.maxlen:
                     self.dropped += 1
-                self._tail.append(step)
-        return step
+                self._tail.append(pending)
 
     def fail(self, message: str) -> None:
         self.error = self._clean(message)

@@ -215,7 +215,13 @@ def _read_body(r: requests.Response, deadline: float, *, what: str, url: str, se
             break
         chunks.append(chunk)
         size += len(chunk)
+        if getattr(r.raw, "length_remaining", None) == 0 and not _compressed(r):
+            break  # the whole Content-Length is in: no read just to learn that
     return b"".join(chunks)
+
+
+def _compressed(r: requests.Response) -> bool:
+    return bool(r.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"))
 
 
 def _origin(url: str) -> str:

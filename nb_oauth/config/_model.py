@@ -191,8 +191,7 @@ class OAuth2Config:
     def with_placeholders_filled(self, extra: Mapping[str, Any] | None = None) -> OAuth2Config:
         """A copy with every ``{{NAME}}`` filled; an unknown name is a :class:`ConfigError`."""
         changes: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:  # no Field tuple built: this runs for every token request
-            value = getattr(self, name)
+        for name, value in vars(self).items():  # the fields, read at once: this runs for every token request
             if isinstance(value, str):
                 if "{{" in value and placeholders.has_placeholder(value):
                     changes[name] = placeholders.fill(value, extra, where=name)
@@ -203,7 +202,10 @@ class OAuth2Config:
                 ]
             elif name in ("audience", "resource") and value:
                 changes[name] = [placeholders.fill(v, extra, where=name) for v in value]
-        return dataclasses.replace(self, **changes) if changes else self
+        if not changes:
+            return self
+        fields = self.__dataclass_fields__
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in fields})
 
     @property
     def effective_refresh_token_url(self) -> str | None:

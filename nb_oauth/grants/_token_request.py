@@ -60,9 +60,10 @@ def request_token(
         call.add_custom(cfg.token_request_params if custom is None else custom)
         return call
 
-    secrets = [*config_secrets(cfg), *extra_secrets, *(previous.secrets() if previous else [])]
+    own = [*config_secrets(cfg), *extra_secrets]
+    secrets = [*own, *(previous.secrets() if previous else [])]
     if trace is not None:
-        trace.add_secret(*[s for s in [*config_secrets(cfg), *extra_secrets] if s])
+        trace.add_secret(*own)
         if previous is not None:
             trace.hold_token_secrets(*previous.secrets())
     key = dpop_key_for(cfg, previous, dpop_key)
