@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 import urllib3.exceptions
@@ -93,23 +93,6 @@ class PreparedCall:
         return urlencode(self.body)  # what oauthlib's add_params_to_qs("", body) gives, without its parse step
 
 
-def apply_client_authentication(call: PreparedCall, client_id: str | None, client_secret: str | None,
-                                method: str) -> None:
-    """``header``: HTTP Basic (RFC 6749 §2.3.1 encoding); ``body``: id and secret as form fields.
-
-    A public client (no secret) always sends its ``client_id`` in the body.
-    """
-    if not client_id:
-        return
-    if client_secret and method == "header":
-        call.basic_auth = (quote(client_id, safe=""), quote(client_secret, safe=""))
-        return
-    if not any(k == "client_id" for k, _ in call.body):
-        call.body.append(("client_id", client_id))
-    if client_secret:
-        call.body.append(("client_secret", client_secret))
-
-
 @dataclass
 class Response:
     """What came back: status, headers, the (size-limited) text and the elapsed seconds."""
@@ -126,6 +109,18 @@ class Response:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class _NoNetrc(requests.auth.AuthBase):
+    """No credentials from ``~/.netrc``: a call to the authorization server carries exactly the client
+    authentication its config asks for (a netrc entry for the host would add HTTP Basic to a body, assertion
+    or public-client request)."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+_NO_NETRC = _NoNetrc()
 
 
 def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = "request",
@@ -145,7 +140,7 @@ def send(call: PreparedCall, *, secrets: Sequence[str | None] = (), what: str = 
             call.url,
             data=data,
             headers=headers,
-            auth=call.basic_auth,
+            auth=call.basic_auth or _NO_NETRC,
             timeout=timeout,
             allow_redirects=False,
             stream=True,

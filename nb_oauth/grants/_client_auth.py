@@ -10,14 +10,32 @@ from __future__ import annotations
 import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
-from .._transport import PreparedCall, apply_client_authentication
+from .._transport import PreparedCall
 from ..config import OAuth2Config
 from ..errors import ConfigError, OAuthError
 from ._keys import signing_key
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 60  # seconds: long enough for a slow network, short enough to be useless when stolen
+
+
+def apply_client_authentication(call: PreparedCall, client_id: str | None, client_secret: str | None,
+                                method: str) -> None:
+    """``header``: HTTP Basic (RFC 6749 §2.3.1 encoding); ``body``: id and secret as form fields.
+
+    A public client (no secret) always sends its ``client_id`` in the body.
+    """
+    if not client_id:
+        return
+    if client_secret and method == "header":
+        call.basic_auth = (quote(client_id, safe=""), quote(client_secret, safe=""))
+        return
+    if not any(k == "client_id" for k, _ in call.body):
+        call.body.append(("client_id", client_id))
+    if client_secret:
+        call.body.append(("client_secret", client_secret))
 
 
 def assertion_audience(cfg: OAuth2Config) -> str:
@@ -34,9 +52,11 @@ def assertion_audience(cfg: OAuth2Config) -> str:
 
 
 def _sign(header: dict[str, Any], claims: dict[str, Any], key: Any, alg: str) -> str:
-    import warnings
-
     from joserfc import jwt
+
+    if alg != "EdDSA":
+        return jwt.encode(header, claims, key, algorithms=[alg])
+    import warnings
 
     with warnings.catch_warnings():  # joserfc flags EdDSA as superseded by Ed25519 (RFC 9864); servers still ask for it
         warnings.simplefilter("ignore")

@@ -147,6 +147,7 @@ def check_alg_fits(key: PrivateKey, alg: str, field: str = "client_assertion_alg
                               f"a key of the type {alg} needs.")
 
 
+@functools.lru_cache(maxsize=32)  # asked for on every token request: parsed and checked once per key and setting
 def signing_key(text: str, alg: str | None, kid: str | None, *, fapi2: bool = False) -> SigningKey:
     """The key, its algorithm (given, or chosen from the key) and its ``kid`` (given, or the JWK's)."""
     key = load_private_key(text)
