@@ -90,7 +90,7 @@ class Bench:
             return nb_oauth.get_new_access_token(self.config(name, grant))
 
     @contextlib.contextmanager
-    def lifetime(self, seconds: int) -> Iterator[None]:
+    def lifetime(self, seconds: float) -> Iterator[None]:
         """Tokens issued inside live ``seconds``; refreshes issued later use the setting then in force."""
         old = self.demo.settings.access_token_lifetime
         self.demo.settings.access_token_lifetime = seconds
