@@ -143,12 +143,14 @@ class OAuth2Auth(AuthBase):
         return response
 
     def _retry_on_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
-        request = r.request
+        request, status = r.request, r.status_code
         self._guard(r)
-        self._hint_on_bare_403(r.status_code, r.headers, request.url)
+        if status == 403:
+            self._hint_on_bare_403(status, r.headers, request.url)
         sent_set = getattr(request, "_nb_oauth_set", None)
-        nonce_retry = sent_set is not None and wants_nonce_retry(sent_set, request.url or "", r.status_code, r.headers)
-        if r.status_code != 401 or getattr(request, "_nb_oauth_retried", False):
+        nonce_retry = sent_set is not None and sent_set.dpop_key is not None \
+            and wants_nonce_retry(sent_set, request.url or "", status, r.headers)
+        if status != 401 or getattr(request, "_nb_oauth_retried", False):
             return r
         sent = getattr(request, "_nb_oauth_sent", None)
         new = sent_set if nonce_retry else self.store.refresh_after_401(self.name, sent) if sent else None

@@ -56,7 +56,7 @@ def _generate(alg: str) -> RSAKey | ECKey | OKPKey:
 class DPoPKey:
     """A private key that never leaves this process unencrypted, its public JWK and thumbprint (``jkt``)."""
 
-    __slots__ = ("_ath", "_header", "_key", "_public", "alg", "jkt")
+    __slots__ = ("_ath", "_header", "_htu", "_key", "_public", "alg", "jkt")
 
     def __init__(self, key: RSAKey | ECKey | OKPKey, alg: str) -> None:
         self._key = key
@@ -64,6 +64,7 @@ class DPoPKey:
         self._public = key.as_dict(private=False)
         self._header = {"typ": PROOF_TYPE, "alg": alg, "jwk": self._public}
         self._ath: tuple[str, str] | None = None  # (access token, its hash): one token is sent many times
+        self._htu: tuple[str, str] | None = None  # (request URL, its htu)
         self.jkt = key.thumbprint()  # RFC 7638, what the server binds the token to (cnf.jkt)
 
     @classmethod
@@ -76,7 +77,10 @@ class DPoPKey:
 
     def proof(self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
         """A fresh proof for one request: ``htm``, ``htu``, ``iat``, a unique ``jti``; ``ath`` and ``nonce`` when given."""
-        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": method.upper(), "htu": htu(url),
+        shown = self._htu
+        if shown is None or shown[0] != url:  # a session sends many requests to one URL
+            shown = self._htu = (url, htu(url))
+        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": method.upper(), "htu": shown[1],
                                   "iat": int(time.time())}
         if access_token is not None:
             cached = self._ath

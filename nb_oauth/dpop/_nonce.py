@@ -20,6 +20,8 @@ def _origin(url: str) -> str:
 
 def server_nonce(url: str) -> str | None:
     """The nonce the server at ``url`` last gave, if any."""
+    if not _nonces:  # most servers never send one: no URL to take apart then
+        return None
     with _lock:
         return _nonces.get(_origin(url))
 
