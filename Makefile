@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 DEMO_PORT ?= 8750
 LAB_PORT  ?= 8888
 
-.PHONY: test lint demo demo-venv bench bench-quick install clean hub-proxy
+.PHONY: test lint demo demo-venv demo-provider bench bench-quick install clean hub-proxy
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_P
 	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# learn-oauth's part on DPoP, signed client auth and PAR runs against oidc-provider: installed when npm is there.
+demo-provider:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(OIDC_PROVIDER)/node_modules/.installed; \
+	else echo "npm not found: learn-oauth.ipynb skips its DPoP / PAR part (it needs Node.js and oidc-provider)."; fi
+
 # configurable-http-proxy for the JupyterHub tests (tests/hub), pinned by its lock file.
 HUB_PROXY := tests/servers/hub
 $(HUB_PROXY)/node_modules/.package-lock.json: $(HUB_PROXY)/package.json $(HUB_PROXY)/package-lock.json
@@ -62,7 +67,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-demo: $(VENV)/.installed-notebook
+demo: $(VENV)/.installed-notebook demo-provider
 	$(PY) -m nb_oauth.demo.launch --port $(DEMO_PORT) --lab-port $(LAB_PORT) --notebook notebooks/quickstart.ipynb
 
 bench: $(VENV)/.installed-bench $(OIDC_PROVIDER)/node_modules/.installed

@@ -372,8 +372,9 @@ require) closes that gap with three tools, and this chapter shows each one at wo
   only carries an opaque `request_uri`, so nothing in the URL can be read or altered.
 
 The demo server has no DPoP, so this part runs against **panva's oidc-provider**, a certified
-OpenID provider, with a resource server that checks every DPoP proof. Both need the test set-up
-(`make test` installs them: Node.js and `npm ci` in `tests/servers/oidc_provider`).
+OpenID provider, with a resource server that checks every DPoP proof. It needs Node.js: `make demo`
+(and `make test`) install oidc-provider when npm is there (`npm ci` in `tests/servers/oidc_provider`);
+without it this part says so and is skipped.
 """),
     code('''
 import sys
@@ -394,7 +395,7 @@ try:
     print("oidc-provider:", PROVIDER.issuer, "| DPoP-checking API:", API.url)
 except Exception as exc:  # not installed: the rest of this part is skipped
     PROVIDER = None
-    print(f"This part needs the test set-up (make test installs it): {type(exc).__name__}: {exc}")
+    print(f"This part is skipped: {type(exc).__name__}: {exc}")
 '''),
     md("""
 ### A DPoP-bound token, fetched with a signed client assertion

@@ -16,7 +16,7 @@ from nb_oauth.oidc import discovery
 from nb_oauth.redirect import callback
 
 #: oidc-provider (the DPoP / PAR / JAR / FAPI 2.0 server) and its fixtures, shared by every module.
-pytest_plugins = ["tests.support.oidc_provider"]
+pytest_plugins = ["tests.support.oidc_fixtures"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

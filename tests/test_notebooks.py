@@ -39,9 +39,9 @@ def executed(tmp_path_factory: pytest.TempPathFactory, demo) -> Run:  # type: ig
     def run(name: str) -> tuple[nbformat.NotebookNode, list[str], Path]:
         if name not in _runs:
             out = tmp_path_factory.mktemp(name)
+            names = (*SECRET_NAMES, "CLIENT_KEY") if name == "learn-oauth" else SECRET_NAMES
             nb, secrets = run_notebook(NOTEBOOKS / f"{name}.ipynb", out, env=_env(name, demo),
-                                       secret_names=SECRET_NAMES, python=python, allow_errors=True,
-                                       timeout=300)
+                                       secret_names=names, python=python, allow_errors=True, timeout=300)
             _runs[name] = (nb, secrets, out / f"{name}.ipynb")
         return _runs[name]
 
@@ -77,11 +77,10 @@ def test_real_provider_notebook_runs_against_the_demo_server(executed: Run) -> N
     assert "alice" in outputs_text(nb)
 
 
-def test_learn_oauth_shows_every_protection_failing_for_its_reason(tmp_path: Path) -> None:
-    # Its third part runs against oidc-provider and a DPoP-checking API from the test set-up, so this run
-    # uses the test venv; the make-demo run above checks that the notebook still runs without them.
-    nb, secrets = run_notebook(NOTEBOOKS / "learn-oauth.ipynb", tmp_path,
-                               secret_names=("DEMO_SECRET", "ALICE_PASSWORD", "CLIENT_KEY"), timeout=300)
+def test_learn_oauth_shows_every_protection_failing_for_its_reason(executed: Run) -> None:
+    # Under the make-demo install: its third part runs against oidc-provider, which make demo installs with npm.
+    nb, secrets, saved = executed("learn-oauth")
+    assert cell_errors(nb) == []
     text = outputs_text(nb)
     assert text.count("<svg") >= 4  # the client credentials, PKCE, device and refresh traces are drawn
     assert "listener answered 400 and is still waiting for the real login: True" in text
@@ -99,7 +98,7 @@ def test_learn_oauth_shows_every_protection_failing_for_its_reason(tmp_path: Pat
     assert "replayed proof: 401 replayed jti" in text
     assert "the browser sees only: ['client_id', 'request_uri']" in text and "'sub': 'alice'" in text
     assert "PRIVATE" not in text and '\\"d\\":' not in text
-    assert find_secrets(tmp_path / "learn-oauth.ipynb", secrets) == []
+    assert find_secrets(saved, secrets) == []
 
 
 def test_dask_fan_out_crosses_expiries_with_one_refresh_each(executed: Run) -> None:

@@ -12,6 +12,7 @@ import os
 import secrets
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 SERVER_DIR = Path(__file__).resolve().parent.parent / "servers" / "oidc_provider"
@@ -91,22 +91,34 @@ def _clients(keys: ClientKeys, mode: str) -> list[dict[str, Any]]:
 
 
 def node_or_skip() -> str:
+    """Node.js with oidc-provider installed; else a skip under pytest (a failure in CI), a RuntimeError elsewhere
+    (a notebook that uses the provider without pytest, e.g. after ``make demo``)."""
     node = shutil.which("node")
     if node is None or not (SERVER_DIR / "node_modules" / "oidc-provider").is_dir():
+        missing = ("Node.js and panva's oidc-provider are needed: `make demo` and `make test` install oidc-provider "
+                   "(npm ci in tests/servers/oidc_provider) when npm is there.")
+        try:
+            import pytest
+        except ImportError:
+            raise RuntimeError(missing) from None
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("node or oidc-provider is missing in CI; `make test` runs npm ci in tests/servers/oidc_provider.")
-        pytest.skip("oidc-provider is not installed: run `make test` (it runs npm ci in tests/servers/oidc_provider).")
+        pytest.skip(missing)
     return node
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager
 def start(mode: str = "general", *, keys: ClientKeys | None = None, **options: Any) -> Iterator[Provider]:
     """A provider process for the duration of the block; ``options`` go into its config (requireNonce, ...)."""
-    from ..conftest import free_port
-
     node = node_or_skip()
     keys = keys or ClientKeys()
-    port = free_port()
+    port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
     clients = _clients(keys, mode)
     folder = Path(tempfile.mkdtemp(prefix="nb-oauth-oidc-provider-"))
@@ -147,43 +159,6 @@ def login_command() -> str:
     """A ``BROWSER`` value that signs in at the provider's login page and consents (see ``provider_login``)."""
     script = Path(__file__).resolve().parent / "provider_login.py"
     return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} %s"
-
-
-# -- fixtures (imported by the test modules that use them) ----------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def oidc_provider() -> Iterator[Provider]:
-    """The general provider: every client kind; DPoP nonces required at the token endpoint."""
-    with start("general", requireNonce=True) as provider:
-        yield provider
-
-
-@pytest.fixture(scope="session")
-def fapi_provider() -> Iterator[Provider]:
-    """A provider under the FAPI 2.0 Security Profile (PAR required, DPoP-bound tokens, private_key_jwt)."""
-    with start("fapi2", requireNonce=True) as provider:
-        yield provider
-
-
-@pytest.fixture
-def provider_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The scripted user at the provider's pages, plugged in through ``BROWSER``; returns its log file."""
-    log = tmp_path / "login.log"
-    monkeypatch.setenv("BROWSER", login_command())
-    monkeypatch.setenv("NB_OAUTH_LOGIN_LOG", str(log))
-    return log
-
-
-@pytest.fixture
-def dpop_rs(oidc_provider: Provider) -> Iterator[Any]:
-    """A DPoP-verifying resource server that checks tokens through the provider's introspection."""
-    from .dpop_resource_server import DPoPResourceServer
-
-    rs = DPoPResourceServer(oidc_provider.issuer + "/token/introspection", "rs", oidc_provider.secret("rs"),
-                            require_nonce=True).start()
-    yield rs
-    rs.stop()
 
 
 def read_login_log(path: Path) -> list[dict[str, Any]]:
