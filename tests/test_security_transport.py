@@ -158,3 +158,37 @@ def test_a_token_set_repr_shows_no_whole_secret() -> None:
                                          "token_type": "Bearer", "expires_in": 60}))
     assert access not in shown and refresh not in shown and id_token not in shown
     assert "TokenSet(" in shown and "chars" in shown and "Bearer" in shown
+
+
+@pytest.mark.parametrize("client_auth", ["body", "header", "private_key_jwt"])
+def test_no_netrc_credentials_reach_the_token_endpoint(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                        client_auth: str) -> None:
+    """A ``~/.netrc`` entry for the provider's host must not add HTTP Basic to nb_oauth's calls to it: the token
+    request carries exactly the client authentication the config names."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+
+    def token(seen: Seen, raw: bytes) -> Reply:
+        return Reply(body='{"access_token": "t0k3n-from-the-server", "token_type": "Bearer", "expires_in": 60}')
+
+    key = None
+    if client_auth == "private_key_jwt":
+        from joserfc.jwk import ECKey
+
+        key = ECKey.generate_key("P-256", private=True).as_pem(private=True).decode()
+    with LocalServer(token) as srv:
+        nb_oauth.get_new_access_token(OAuth2Config(
+            token_name="netrc", grant_type="client_credentials", access_token_url=srv.url + "/token",
+            client_id="the-client", client_secret=None if key else "the-secret", client_authentication=client_auth,
+            client_assertion_key=key))
+    sent = {k.lower(): v for k, v in srv.seen[-1].headers.items()}
+    import base64
+
+    basic = sent.get("authorization", "")
+    assert "netrc" not in (base64.b64decode(basic.split()[-1]).decode() if basic.startswith("Basic ") else basic)
+    if client_auth == "header":
+        assert base64.b64decode(basic.split()[-1]).decode() == "the-client:the-secret"
+    else:
+        assert "authorization" not in sent
