@@ -132,7 +132,7 @@ def calls_for(warm: Round, static_header: str, minimum: int, *, quick: bool) -> 
     started = time.perf_counter()
     warm.variant(STATIC, None, static_header)()
     per_call = (time.perf_counter() - started) / warm.calls
-    wanted = (MIN_EXPIRIES + 2) * LIFETIME / per_call
+    wanted = (MIN_EXPIRIES + 4) * LIFETIME / per_call  # room for a slower round than the warm-up one
     return max(minimum, math.ceil(wanted / 1000) * 1000)
 
 
