@@ -175,7 +175,10 @@ def run(bench: Bench) -> CaseResult:
     for r in measured:
         r["lifetimes_elapsed"] = round(r["seconds"] / lifetime, 2)
     failed = sum(sum(v) for v in fan.failed.values())
-    counts_ok = all(r["expiries"] <= r["refresh_requests"] <= r["expiries"] + 1 for r in measured)
+    # one request per expiry; a refresh sent at a round's edge lands in the next round (or after the last one)
+    counts_ok = all(abs(r["refresh_requests"] - r["expiries"]) <= 1 for r in measured) and \
+        sum(r["expiries"] for r in measured) - 1 <= sum(r["refresh_requests"] for r in measured) \
+        <= sum(r["expiries"] for r in measured) + 1
     enough = all(r["expiries"] >= MIN_EXPIRIES for r in measured)
     passed = within(ratio, TARGET) is True and failed == 0 and counts_ok and enough
     return CaseResult(
@@ -187,7 +190,7 @@ def run(bench: Bench) -> CaseResult:
         baseline_name="the same fan-out, a never-expiring token in a static header (frozen into the task arguments)",
         ratio=round(ratio, 4),
         repetitions=rounds,
-        target=f"ratio ≤ {TARGET}; 0 failed calls; token-endpoint requests = expiries (+1 at most); "
+        target=f"ratio ≤ {TARGET}; 0 failed calls; token-endpoint requests = expiries (±1 per round and in all); "
                f"≥ {MIN_EXPIRIES} expiries",
         passed=passed,
         extra={
@@ -204,5 +207,6 @@ def run(bench: Bench) -> CaseResult:
         notes=["Expiries: the kernel's token sets that came due (lifetime − refresh margin after they were issued) "
                "during the fan-out while still in force, from watching the kernel's store every 5 ms; the refresh "
                "margin is min(refresh_leeway, 20 % of the lifetime). A surplus refresh replaces a token before it "
-               "is due, so it shows as more requests than expiries."],
+               "is due, so it shows as more requests than expiries; a refresh sent as a round ends is counted in "
+               "the next round (or after the last), hence one more or one fewer in a round."],
     )
