@@ -216,7 +216,7 @@ def _read_body(r: requests.Response, deadline: float, *, what: str, url: str, se
 
 
 def _compressed(r: requests.Response) -> bool:
-    return bool(r.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"))
+    return r.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def _origin(url: str) -> str:

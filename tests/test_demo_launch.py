@@ -18,8 +18,7 @@ import psutil
 import pytest
 import requests
 
-from .conftest import free_port
-from .support.servers import LocalServer, Reply
+from .support.servers import LocalServer, Reply, free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -884,7 +884,7 @@ def test_logout_follows_only_same_server_references(srv: DemoServer) -> None:
 
 
 def test_command_line_front_channel_url() -> None:
-    from .conftest import free_port
+    from .support.servers import free_port
 
     port = free_port()
     front = f"{HUB_FRONT.rsplit('/', 1)[0]}/{port}"

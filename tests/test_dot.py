@@ -23,8 +23,8 @@ from nb_oauth import OAuth2Config
 from nb_oauth.errors import OAuthError, RefreshError
 from nb_oauth.oidc import discovery
 
-from .conftest import free_port
 from .servers.dot import CLIENTS
+from .support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOT_PYTHON = ROOT / ".venv-dot" / "bin" / "python"

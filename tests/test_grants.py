@@ -187,7 +187,7 @@ def test_unreachable_token_url(free_port_url) -> None:
 
 @pytest.fixture
 def free_port_url() -> str:
-    from .conftest import free_port
+    from .support.servers import free_port
 
     return f"http://127.0.0.1:{free_port()}/token"
 
@@ -231,7 +231,7 @@ def test_paste_mode_completes_with_the_redirected_url(demo) -> None:
 
 
 def test_given_loopback_callback_url_binds_that_port_and_path(demo, robot) -> None:
-    from .conftest import free_port
+    from .support.servers import free_port
 
     port = free_port()
     token = nb_oauth.get_new_access_token(code_config(demo, callback_url=f"http://127.0.0.1:{port}/oauth/done"))

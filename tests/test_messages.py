@@ -9,7 +9,7 @@ from nb_oauth import OAuth2Config
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID
 from nb_oauth.errors import FlowTimeoutError, NetworkError, StoreError, TokenEndpointError
 
-from .conftest import free_port
+from .support.servers import free_port
 
 
 def cc_config(url: str, **kw: object) -> OAuth2Config:

@@ -8,7 +8,7 @@ import nb_oauth
 from nb_oauth import tokens
 from nb_oauth.demo import DemoServer, robot
 
-from .conftest import free_port
+from .support.servers import free_port
 from .test_form import make_form, wait_for
 
 

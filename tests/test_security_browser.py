@@ -10,9 +10,9 @@ import nb_oauth
 from nb_oauth import OAuth2Config
 from nb_oauth.demo import PUBLIC_CLIENT_ID
 
-from .conftest import free_port
 from .support.browser import chromium, log_in_and_consent
 from .support.pressure import idle_connections
+from .support.servers import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -147,7 +147,7 @@ def _localhost_code_config(demo, port: int, **kw) -> OAuth2Config:
 def test_a_program_on_ipv6_loopback_cannot_take_a_localhost_redirect(demo, tmp_path, monkeypatch) -> None:
     import socket
 
-    from .conftest import free_port
+    from .support.servers import free_port
 
     log = _opener(tmp_path, monkeypatch)
     for _ in range(20):
@@ -173,7 +173,7 @@ def test_a_program_on_ipv6_loopback_cannot_take_a_localhost_redirect(demo, tmp_p
 
 @pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_a_localhost_callback_listens_on_both_loopbacks_and_completes(demo, robot) -> None:
-    from .conftest import free_port
+    from .support.servers import free_port
 
     port = free_port()
     flow = nb_oauth.start_flow(_localhost_code_config(demo, port), open_browser=False)
@@ -362,7 +362,7 @@ def test_a_callback_through_jupyter_server_proxy_listens_on_both_loopbacks(monke
     from nb_oauth.redirect.callback import detect_environment, plan_callback
     from nb_oauth.redirect.listener import CallbackListener
 
-    from .conftest import free_port
+    from .support.servers import free_port
 
     monkeypatch.setenv("NB_OAUTH_REMOTE", "1")
     monkeypatch.setenv("NB_OAUTH_PUBLIC_URL", "https://hub.example/user/a/")

@@ -13,8 +13,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET
 
-from .conftest import free_port
 from .support.notebook_run import COLLECT_SECRETS, outputs_text
+from .support.servers import free_port
 
 API_KEY = "header-api-key-7f3a9c21"
 URL_KEY = "url-api-key-0b8e44d1"

@@ -18,8 +18,7 @@ from nb_oauth import ConfigError, OAuth2Config
 from nb_oauth._token import TokenSet
 from nb_oauth.demo import CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET
 
-from .conftest import free_port
-from .support.servers import LocalServer, Reply, Seen
+from .support.servers import LocalServer, Reply, Seen, free_port
 
 
 def _login(srv, name: str = "leaky", **kw) -> nb_oauth.Token:

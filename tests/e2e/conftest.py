@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from ..conftest import chromium_or_skip, free_port
+from ..conftest import chromium_or_skip
 from ..support.browser import chromium
+from ..support.servers import free_port
 from .jupyter_server import JupyterServer, new_server
 from .ui import E2E_ARTIFACTS, SETUP, Notebook, Steps, write_notebook
 

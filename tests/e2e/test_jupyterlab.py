@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from ..conftest import free_port
+from ..support.servers import free_port
 from .jupyter_server import JupyterServer
 from .ui import (
     MEDIUM,

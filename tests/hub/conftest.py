@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from ..conftest import CHROMIUM_ARGS, chromium_or_skip, free_port
+from ..conftest import CHROMIUM_ARGS, chromium_or_skip
 from ..e2e.ui import E2E_ARTIFACTS, MEDIUM, Steps
+from ..support.servers import free_port
 from .hub import HOST, PASSWORD, Hub
 
 HUB_ARTIFACTS = E2E_ARTIFACTS.parent / "hub"

@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from ..conftest import free_port
 from ..e2e.ui import (
     LONG,
     MEDIUM,
@@ -34,6 +33,7 @@ from ..e2e.ui import (
     sign_in,
     write_notebook,
 )
+from ..support.servers import free_port
 from .conftest import hub_login
 from .hub import Hub
 

@@ -12,7 +12,6 @@ import os
 import secrets
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+from .servers import free_port
 
 SERVER_DIR = Path(__file__).resolve().parent.parent / "servers" / "oidc_provider"
 LOOPBACK_REDIRECT = "http://127.0.0.1/callback"  # native clients: any loopback port is accepted (RFC 8252 §7.3)
@@ -107,18 +108,13 @@ def node_or_skip() -> str:
     return node
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @contextmanager
 def start(mode: str = "general", *, keys: ClientKeys | None = None, **options: Any) -> Iterator[Provider]:
     """A provider process for the duration of the block; ``options`` go into its config (requireNonce, ...)."""
     node = node_or_skip()
     keys = keys or ClientKeys()
-    port = _free_port()
+    port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     clients = _clients(keys, mode)
     folder = Path(tempfile.mkdtemp(prefix="nb-oauth-oidc-provider-"))
