@@ -140,7 +140,7 @@ def run(bench: Bench) -> CaseResult:
             "sequential": {
                 "per_repeat": seq.requests,
                 "ratio_spread": spread(seq.ratios(OURS, BASE)),
-                "variant_medians": {k: spread([m * 1e6 for m in seq.medians(k)], 2) for k in seq.names},
+                "variants": {k: spread([m * 1e6 for m in seq.medians(k)], 2) for k in seq.names},
                 "variant_ratios": {k: spread(seq.ratios(k, BASE)) for k in seq.names if k != BASE},
                 "added_us": round(median([(a - b) * 1e6 for a, b in zip(seq.medians(OURS), seq.medians(BASE),
                                                                           strict=True)]), 1),

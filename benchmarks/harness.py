@@ -150,9 +150,17 @@ class Repeats:
         """The per-request median of each repeat."""
         return [median(run[name]) for run in self.runs]
 
-    def ratios(self, name: str, base: str) -> list[float]:
-        """Per repeat: the median request of ``name`` over the median request of ``base``."""
-        return [median(run[name]) / median(run[base]) for run in self.runs]
+    def means(self, name: str) -> list[float]:
+        """The per-request mean of each repeat: the whole loop's time over its requests."""
+        return [statistics.fmean(run[name]) for run in self.runs]
+
+    def per_request(self, name: str, statistic: str = "median") -> list[float]:
+        return self.means(name) if statistic == "mean" else self.medians(name)
+
+    def ratios(self, name: str, base: str, statistic: str = "median") -> list[float]:
+        """Per repeat: the median (or mean) request of ``name`` over that of ``base``."""
+        return [a / b for a, b in zip(self.per_request(name, statistic), self.per_request(base, statistic),
+                                      strict=True)]
 
 
 def interleave_requests(calls: Mapping[str, Call], *, requests: int, repeats: int, warmup: int = 20,
@@ -193,11 +201,14 @@ def spread(values: list[float], digits: int = 4) -> dict[str, Any]:
 
 def repeated_result(*, name: str, title: str, unit: str, rep: Repeats, ours: str, base: str, baseline_name: str,
                     target: float, extra: dict[str, Any] | None = None, notes: list[str] | None = None,
-                    scale: float = 1e6, counted: str = "requests") -> CaseResult:
-    """A ratio case judged on the median of its per-repeat ratios, with every variant's figures."""
-    ratios = rep.ratios(ours, base)
+                    scale: float = 1e6, counted: str = "requests", statistic: str = "median") -> CaseResult:
+    """A ratio case judged on the median of its per-repeat ratios, with every variant's figures.
+
+    ``statistic`` is what one repeat's requests are summed up by: their median, or their mean where
+    the requests of a variant differ by design (some do work the next ones then skip)."""
+    ratios = rep.ratios(ours, base, statistic)
     ratio = median(ratios)
-    variants = {n: spread([m * scale for m in rep.medians(n)], 2) for n in rep.names}
+    variants = {n: spread([m * scale for m in rep.per_request(n, statistic)], 2) for n in rep.names}
     return CaseResult(
         name=name,
         title=title,
@@ -217,8 +228,9 @@ def repeated_result(*, name: str, title: str, unit: str, rep: Repeats, ours: str
             "counted": counted,
             "per_repeat": rep.requests,
             "ratio_spread": spread(ratios),
-            "variant_medians": variants,
-            "variant_ratios": {n: spread(rep.ratios(n, base)) for n in rep.names if n != base},
+            "statistic": statistic,
+            "variants": variants,
+            "variant_ratios": {n: spread(rep.ratios(n, base, statistic)) for n in rep.names if n != base},
             **(extra or {}),
         },
         notes=notes or [],

@@ -12,8 +12,9 @@ from .plot import from_ratio, judged_ratios, write_plot
 HOW_TO_READ = """\
 Request cases send one request of every variant in turn, the order flipping every turn
 (A B C, C B A, ...), and time each request on its own. A repeat is a few thousand turns; its
-ratio is ours' median request time over the baseline's. The verdict is on the median of the
-per-repeat ratios; min and max show the spread. Peers (requests-oauthlib, Authlib) take the
+ratio is ours' median request time over the baseline's (the mean, where a case says so: there
+some requests of a variant do work that the next ones then skip, so the median would hide it).
+The verdict is on the median of the per-repeat ratios; min and max show the spread. Peers (requests-oauthlib, Authlib) take the
 same turns and are reported the same way. Whole operations (a gather, a fresh process, a
 storm) are timed whole and take turns the same way. Only ratios are meant to travel to another
 machine: the absolute times depend on this one and on whatever else it was running (the load
@@ -72,6 +73,8 @@ def ratio_sentence(item: dict[str, Any], extra: dict[str, Any]) -> str:
     repeats = len(r["per_repeat"])
     basis = f" of {extra['per_repeat']:,} interleaved {extra.get('counted', 'requests')}" if extra.get(
         "per_repeat") else ""
+    if extra.get("statistic") == "mean":
+        basis += ", each repeat's mean request"
     spread_text = (f"min {_x(r['min'])}, max {_x(r['max'])} over {repeats} repeats{basis}" if repeats > 1
                    else "one interleaved comparison")
     return (f"**{item['label']}**: {item['ours']}, **{_x(r['median'])}** the time of {item['baseline']} "
@@ -166,7 +169,7 @@ def case_section(case: dict[str, Any]) -> list[str]:
     extra = case.get("extra", {})
     if "error" in extra:
         lines += ["", f"The case failed to run: `{extra['error']}`"]
-    if "variant_medians" in extra:
+    if "variants" in extra:
         lines += ["", *variants_table(extra, case["unit"])]
     if "sequential" in extra:
         lines += ["", "Sequential awaits, one request at a time:", "", *variants_table(extra["sequential"], "µs")]
@@ -219,11 +222,12 @@ def variants_table(extra: dict[str, Any], unit: str) -> list[str]:
     ratios = extra.get("variant_ratios", {})
     short = unit.split(" ")[0]
     rows = []
-    for name, stats in extra["variant_medians"].items():
+    for name, stats in extra["variants"].items():
         r = ratios.get(name)
         rows.append([name, f"{stats['median']:.1f}", f"{stats['min']:.1f}–{stats['max']:.1f}",
                      _x(r["median"]) if r else "1 (baseline)", f"{_x(r['min'])}–{_x(r['max'])}" if r else ""])
-    return table(["Variant", f"median {short}", f"per-repeat medians {short}", "ratio", "ratio min–max"], rows)
+    how = extra.get("statistic", "median")
+    return table(["Variant", f"{how} {short}", f"per-repeat {how}s {short}", "ratio", "ratio min–max"], rows)
 
 
 def storm_table(clients: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError, StoreError
+from ._ahead import ProofStock
 
 if TYPE_CHECKING:  # joserfc is imported on first use: `import nb_oauth` stays light
     from joserfc.jwk import ECKey, OKPKey, RSAKey
@@ -56,7 +57,7 @@ def _generate(alg: str) -> RSAKey | ECKey | OKPKey:
 class DPoPKey:
     """A private key that never leaves this process unencrypted, its public JWK and thumbprint (``jkt``)."""
 
-    __slots__ = ("_ath", "_header", "_htu", "_key", "_public", "alg", "jkt")
+    __slots__ = ("_ath", "_header", "_htu", "_key", "_public", "_stock", "alg", "jkt")
 
     def __init__(self, key: RSAKey | ECKey | OKPKey, alg: str) -> None:
         self._key = key
@@ -66,6 +67,7 @@ class DPoPKey:
         self._ath: tuple[str, str] | None = None  # (access token, its hash): one token is sent many times
         self._htu: tuple[str, str] | None = None  # (request URL, its htu)
         self.jkt = key.thumbprint()  # RFC 7638, what the server binds the token to (cnf.jkt)
+        self._stock = ProofStock()
 
     @classmethod
     def generate(cls, alg: str = "ES256") -> DPoPKey:
@@ -77,10 +79,24 @@ class DPoPKey:
 
     def proof(self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
         """A fresh proof for one request: ``htm``, ``htu``, ``iat``, a unique ``jti``; ``ath`` and ``nonce`` when given."""
+        return self._sign((method.upper(), self._target(url), access_token, nonce))
+
+    def resource_proof(self, method: str, url: str, access_token: str, nonce: str | None) -> str:
+        """The proof for one resource request; a loop's next ones are signed in runs (see :mod:`._ahead`).
+
+        Runs are kept per ``htu``: requests that differ only in their query share them."""
+        what = (method.upper(), self._target(url), access_token, nonce)
+        return self._stock.take(what, lambda: self._sign(what))
+
+    def _target(self, url: str) -> str:
         shown = self._htu
         if shown is None or shown[0] != url:  # a session sends many requests to one URL
             shown = self._htu = (url, htu(url))
-        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": method.upper(), "htu": shown[1],
+        return shown[1]
+
+    def _sign(self, what: tuple[str, str, str | None, str | None]) -> str:
+        htm, target, access_token, nonce = what
+        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": htm, "htu": target,
                                   "iat": int(time.time())}
         if access_token is not None:
             cached = self._ath

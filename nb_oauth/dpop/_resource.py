@@ -16,7 +16,7 @@ def proof_for(token_set: TokenSet, method: str, url: str, access_token: str) -> 
     key = token_set.dpop_key
     if key is None:
         return None
-    return key.proof(method, url, access_token=access_token, nonce=server_nonce(url))
+    return key.resource_proof(method, url, access_token, server_nonce(url))
 
 
 def wants_nonce_retry(token_set: TokenSet, url: str, status: int, headers: Mapping[str, str]) -> bool:
