@@ -183,6 +183,27 @@ def test_when_the_kernel_is_gone_workers_fail_clearly_and_soon(server, cluster, 
     assert repr(name) in message and "left the cluster" in message
 
 
+def test_a_name_shared_by_another_client_is_refused_and_the_first_keeps_working(server, cluster, client) -> None:
+    """A task asks for a token by name only: a second kernel sharing the same name would hand the first
+    kernel's tasks its own token. It is refused, and the first kernel's copies stay as they were."""
+    name, _ = login(server, lifetime=300)
+    api = server.url + "/api/me"
+    nb_oauth.dask.share(client, name)
+    with distributed.Client(cluster) as second:
+        with pytest.raises(nb_oauth.dask.SharingError) as err:
+            nb_oauth.dask.share(second, name)
+        assert "already shared with this Dask cluster by another client" in str(err.value)
+        assert "another token_name" in str(err.value.fix)
+        assert nb_oauth.dask.shared(second) == []
+        for worker in workers(client):  # the refused share withdrew nothing of the first kernel's
+            assert client.submit(tasks.get_many, api, name, 2, workers=[worker], pure=False).result() == (2, 0, 0)
+        nb_oauth.dask.unshare(client, name)
+        nb_oauth.dask.share(second, name)  # once the first has let go, the name is free
+        for worker in workers(second):
+            assert second.submit(tasks.get_many, api, name, 1, workers=[worker], pure=False).result() == (1, 0, 0)
+        nb_oauth.dask.unshare(second, name)
+
+
 def test_a_refresh_failure_reaches_the_workers_as_the_same_refresh_error(server, client) -> None:
     name, _ = login(server, lifetime=2)
     server.fail_next_token_requests(1000, status=400, body={"error": "invalid_grant",

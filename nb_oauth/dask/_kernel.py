@@ -95,7 +95,14 @@ class Hub:
         """Send ``name`` to every current worker now; later workers get it when they say hello."""
         current = self._current(name, share=True)
         assert current is not None
-        self._push({name: current[0]}, {}, workers=None, strict=True)
+        if name in self._push({name: current[0]}, {}, workers=None, strict=True):
+            self.unshare(name)  # withdrawn where it landed; the other kernel's copies refuse the withdrawal
+            raise SharingError(
+                f"Token {name!r} is already shared with this Dask cluster by another client (another kernel, or "
+                f"another Client in this one). A task asks for a token by name only, so it could not tell which "
+                "one it means.",
+                fix=f"Give this token another token_name, or unshare it where it was shared first "
+                    f"(nb_oauth.dask.unshare(client, {name!r})).")
         self._wake.set()
 
     def unshare(self, name: str, reason: str = "unshared") -> bool:
@@ -158,18 +165,21 @@ class Hub:
                        workers=None if known else [asker] if asker else None)
 
     def _push(self, parcel_tokens: dict[str, Payload | None], answers: dict[str, Payload | None], *,
-              workers: list[str] | None, strict: bool = False, snapshot: bool = False) -> None:
+              workers: list[str] | None, strict: bool = False, snapshot: bool = False) -> set[str]:
+        """Send to the workers; returns the names some worker refused because another kernel shares them."""
         from ._worker import receive
 
         try:
-            self.client.run(receive, self.id, Parcel(parcel_tokens, answers), snapshot, workers=workers,
-                            on_error="ignore")
+            refused = self.client.run(receive, self.id, Parcel(parcel_tokens, answers), snapshot, workers=workers,
+                                      on_error="ignore")
+            return {name for names in (refused or {}).values() if isinstance(names, list) for name in names}
         except Exception as exc:
             if strict:
                 raise SharingError(f"Could not send the token to the Dask workers ({type(exc).__name__}).",
                                    fix="Check that the client is connected: client.status should be 'running'.") \
                     from None
             log.warning("nb_oauth could not reach the Dask workers: %s", type(exc).__name__)
+            return set()
 
     # -- the workers' questions ------------------------------------------------------------------
 

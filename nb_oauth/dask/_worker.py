@@ -112,14 +112,21 @@ class WorkerSource:
                     ask.done.set()
             self._cond.notify_all()
 
-    def receive(self, hub_id: str, parcel: Parcel, snapshot: bool = False) -> None:
-        """New token copies (whole, newest version wins), then the answers to this worker's questions."""
+    def receive(self, hub_id: str, parcel: Parcel, snapshot: bool = False) -> list[str]:
+        """New token copies (whole, newest version wins), then the answers to this worker's questions.
+
+        Returns the names refused because another kernel that is still connected shares them: a task
+        asks for a token by name only, so one name can come from one kernel at a time."""
         now = time.time()
+        taken: list[str] = []
         with self._cond:
             hub = self._hubs.setdefault(hub_id, _Hub(hub_id))
             for name, payload in parcel.tokens.items():
                 held = self._names.get(name)
                 if payload is None or (held is not None and held.hub == hub_id and held.version >= payload["version"]):
+                    continue
+                if held is not None and held.hub != hub_id and self._live(held):
+                    taken.append(name)
                     continue
                 if "withdrawn" in payload:
                     self._names[name] = _Gone(hub_id, payload["version"], payload["withdrawn"])
@@ -133,6 +140,12 @@ class WorkerSource:
             if snapshot:
                 hub.snapshot.set()
             self._cond.notify_all()
+        return taken
+
+    def _live(self, held: _Copy | _Gone) -> bool:
+        """A copy whose kernel is still connected (called with the lock held)."""
+        owner = self._hubs.get(held.hub)
+        return isinstance(held, _Copy) and owner is not None and not owner.gone
 
     def hubs(self) -> list[str]:
         with self._cond:
@@ -316,12 +329,13 @@ def install() -> WorkerSource:
         return _source
 
 
-def receive(hub_id: str, parcel: Parcel, snapshot: bool = False) -> None:
-    """Run on each worker by the kernel (``client.run``). Never raises: Dask would log its arguments."""
+def receive(hub_id: str, parcel: Parcel, snapshot: bool = False) -> list[str]:
+    """Run on each worker by the kernel (``client.run``); returns the names another kernel holds here.
+    Never raises: Dask would log its arguments."""
     try:
-        install().receive(hub_id, parcel, snapshot)
+        return install().receive(hub_id, parcel, snapshot)
     except Exception:
-        return
+        return []
 
 
 def forget_kernel(hub_id: str) -> None:
