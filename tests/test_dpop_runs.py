@@ -154,3 +154,24 @@ def test_a_loop_against_a_verifying_server_is_never_refused(oidc_provider, dpop_
     answers = [session.get(dpop_rs.url + "/items").status_code for _ in range(20)]  # a new token: a new ath
     assert answers == [200] * 20, dpop_rs.stats.refused
     assert set(dpop_rs.stats.refused) == {"use_dpop_nonce"}  # nonce challenges only: no proof was refused
+
+
+def test_a_forked_child_never_sends_a_proof_its_parent_holds() -> None:
+    import os
+
+    key = DPoPKey.generate("ES256")
+    for _ in range(8):  # the parent holds a run of proofs now
+        key.resource_proof("GET", "https://api.example/items", "tok", None)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first proof, to the parent, then out without pytest's teardown
+        try:
+            os.write(write, key.resource_proof("GET", "https://api.example/items", "tok", None).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        childs = pipe.read().decode()
+    os.waitpid(pid, 0)
+    parents = key.resource_proof("GET", "https://api.example/items", "tok", None)
+    assert childs and childs != parents

@@ -7,12 +7,13 @@ when the same request comes back within ``MAX_AGE``, the next proofs for it are 
 
 Each proof still has its own ``jti`` and is used once, only for exactly the ``htm``, ``htu`` (the
 URL without its query), token and nonce it was signed for, and at most ``MAX_AGE`` seconds after it
-was signed; a change of any of them, or a pause, throws the rest away. Nothing is signed ahead for
-a one-off request.
+was signed, in the process that signed it (a forked child signs its own); a change of any of them,
+or a pause, throws the rest away. Nothing is signed ahead for a one-off request.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -27,7 +28,7 @@ Want = tuple[str, str, str | None, str | None]  # (htm, htu, access token, nonce
 class ProofStock:
     """The proofs one key holds ready for its next resource requests."""
 
-    __slots__ = ("_left", "_lock", "_made_at", "_run", "_want")
+    __slots__ = ("_left", "_lock", "_made_at", "_pid", "_run", "_want")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -35,13 +36,14 @@ class ProofStock:
         self._made_at = 0.0
         self._left: deque[str] = deque()
         self._run = 1
+        self._pid = os.getpid()  # a forked child must not send the proofs its parent may send too
 
     def take(self, want: Want, sign: Callable[[], str]) -> str:
         """A proof for ``want``: a ready one if it is still fresh, else a new run of them."""
         now = clock()
         with self._lock:
             run = 1
-            if want == self._want and now - self._made_at <= MAX_AGE:
+            if want == self._want and now - self._made_at <= MAX_AGE and self._pid == os.getpid():
                 if self._left:
                     return self._left.popleft()
                 used, age = self._run, now - self._made_at  # the whole run went, this fast: sign more next
@@ -51,8 +53,5 @@ class ProofStock:
         made = [sign() for _ in range(run)]
         with self._lock:
             self._want, self._made_at, self._left, self._run = want, now, deque(made[1:]), run
+            self._pid = os.getpid()
         return made[0]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._want, self._left = None, deque()
