@@ -175,3 +175,26 @@ def test_a_forked_child_never_sends_a_proof_its_parent_holds() -> None:
     os.waitpid(pid, 0)
     parents = key.resource_proof("GET", "https://api.example/items", "tok", None)
     assert childs and childs != parents
+
+
+def test_a_userinfo_loop_passes_the_providers_own_replay_and_iat_checks(oidc_provider, provider_login, fresh_nonces,
+                                                                        clock: Clock,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """oidc-provider checks every proof at its userinfo endpoint itself (signature, htm, htu, ath, iat and
+    a replay cache of jti): proofs signed in runs pass it like proofs signed one by one. The runs' clock
+    moves a millisecond a call, so they are signed in runs however slow this machine is."""
+    cfg = nb_oauth.OAuth2Config(token_name="runs-me", grant_type="authorization_code_with_pkce",
+                                issuer=oidc_provider.issuer, client_id="public", scope="openid email", dpop=True)
+    nb_oauth.get_new_access_token(cfg)
+    signed = []
+    real_sign = DPoPKey._sign
+
+    def counted(self: DPoPKey, what: tuple) -> str:  # type: ignore[type-arg]
+        clock.now += 0.001
+        signed.append(what)
+        return real_sign(self, what)
+
+    monkeypatch.setattr(DPoPKey, "_sign", counted)
+    subs = [nb_oauth.tokens.userinfo("runs-me")["sub"] for _ in range(40)]
+    assert subs == ["alice"] * 40
+    assert len(signed) > 40  # runs were signed ahead, and none of their proofs was refused
