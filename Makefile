@@ -63,7 +63,7 @@ test: $(VENV)/.installed-test $(OIDC_PROVIDER)/node_modules/.installed $(HUB_PRO
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check nb_oauth tests benchmarks notebooks/build_notebooks.py
+	$(VENV)/bin/ruff check nb_oauth tests benchmarks notebooks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
