@@ -9,11 +9,6 @@ port behind.
 from __future__ import annotations
 
 import _thread
-import base64
-import datetime
-import hashlib
-import hmac
-import ipaddress
 import json
 import socket
 import ssl
@@ -22,12 +17,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 import requests
-from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
 
 import nb_oauth
 from nb_oauth import OAuth2Config
@@ -40,7 +32,9 @@ from nb_oauth.demo import robot as demo_robot
 from nb_oauth.redirect.listener import CallbackListener
 
 from .support import report
-from .support.servers import LocalServer, Reply, Seen
+from .support.forging_oidc import FORGERIES, FakeOIDC, oidc_config
+from .support.servers import LocalServer, Reply
+from .support.tls_certs import self_signed
 
 
 def figure(**values: Any) -> None:
@@ -97,90 +91,7 @@ def listener_port(flow: nb_oauth.PendingFlow) -> int:
     return flow.redirect.listener.port
 
 
-# -- a fake OpenID provider that forges ID tokens -------------------------------------------------------
-
-CLIENT = "forgery-client"
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class FakeOIDC:
-    """Discovery, JWKS, an authorize endpoint that approves at once, and a token endpoint whose ID token
-    is built by ``self.forge(claims) -> compact JWS``."""
-
-    def __init__(self) -> None:
-        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
-        self.jwks = KeySet([self.key]).as_dict(private=False)
-        self.nonces: dict[str, str] = {}  # code -> nonce sent on the authorization request
-        self.forge: Callable[[dict[str, Any]], str] = self.sign
-        self.server = LocalServer(self.answer)
-        self.issued: list[str] = []
-        self.iss_param: str | None = None  # an RFC 9207 ``iss`` to add to the authorization response
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def claims(self, nonce: str | None) -> dict[str, Any]:
-        now = int(time.time())
-        return {"iss": self.url, "aud": CLIENT, "sub": "mallory", "iat": now, "exp": now + 300, "nonce": nonce}
-
-    def sign(self, claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
-        return jwt.encode(header or {"alg": "RS256", "kid": "k1"}, claims, self.key)
-
-    def answer(self, seen: Seen, raw: bytes) -> Reply:
-        if seen.path == "/.well-known/openid-configuration":
-            return Reply(200, json.dumps({
-                "issuer": self.url, "authorization_endpoint": self.url + "/authorize",
-                "token_endpoint": self.url + "/token", "jwks_uri": self.url + "/jwks",
-                "response_types_supported": ["code"], "id_token_signing_alg_values_supported": ["RS256"]}))
-        if seen.path == "/jwks":
-            return Reply(200, json.dumps(self.jwks))
-        if seen.path == "/authorize":
-            q = dict(seen.query)
-            code = f"code-{len(self.nonces)}"
-            self.nonces[code] = q.get("nonce", "")
-            answer = {"code": code, "state": q["state"], **({"iss": self.iss_param} if self.iss_param else {})}
-            target = q["redirect_uri"] + "?" + urlencode(answer)
-            return Reply(302, b"", {"Location": target})
-        if seen.path == "/token":
-            body = dict(seen.body)
-            id_token = self.forge(self.claims(self.nonces.get(body.get("code", ""))))
-            self.issued.append(id_token)
-            return Reply(200, json.dumps({"access_token": "fake-access-token-123456", "token_type": "Bearer",
-                                          "expires_in": 300, "id_token": id_token}))
-        return Reply(404, b"{}")
-
-
-def hs256_with_public_key(provider: FakeOIDC, claims: dict[str, Any]) -> str:
-    """The classic confusion attack: HMAC-sign with the provider's *public* key as the secret."""
-    public_pem = provider.key.as_pem(private=False)
-    head = b64url(json.dumps({"alg": "HS256", "kid": "k1"}).encode())
-    body = b64url(json.dumps(claims).encode())
-    mac = hmac.new(public_pem, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64url(mac)}"
-
-
-def unsigned(claims: dict[str, Any]) -> str:
-    return b64url(json.dumps({"alg": "none", "kid": "k1"}).encode()) + "." + b64url(json.dumps(claims).encode()) + "."
-
-
-def other_key(claims: dict[str, Any]) -> str:
-    return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, RSAKey.generate_key(2048))
-
-
-FORGERIES: dict[str, tuple[Callable[[FakeOIDC, dict[str, Any]], str], str]] = {
-    "wrong issuer": (lambda p, c: p.sign({**c, "iss": "https://evil.example"}), "iss"),
-    "wrong audience": (lambda p, c: p.sign({**c, "aud": "someone-else"}), "aud"),
-    "expired": (lambda p, c: p.sign({**c, "exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}), "exp"),
-    "alg none": (lambda p, c: unsigned(c), "alg=none"),
-    "HS256 with the public key": (hs256_with_public_key, "HS256"),
-    "wrong nonce": (lambda p, c: p.sign({**c, "nonce": "replayed-nonce"}), "nonce"),
-    "missing nonce": (lambda p, c: p.sign({k: v for k, v in c.items() if k != "nonce"}), "nonce"),
-    "signed by another key": (lambda p, c: other_key(c), "signature"),
-}
+# -- ID tokens forged by a fake OpenID provider --------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -188,11 +99,6 @@ def oidc() -> Iterator[FakeOIDC]:
     provider = FakeOIDC()
     with provider.server:
         yield provider
-
-
-def oidc_config(provider: FakeOIDC) -> OAuth2Config:
-    return OAuth2Config(token_name="oidc", grant_type="authorization_code_with_pkce", issuer=provider.url,
-                        client_id=CLIENT, scope="openid profile", authorize_using_browser=True, callback_timeout=20)
 
 
 def test_a_genuine_id_token_from_the_fake_provider_passes(oidc: FakeOIDC, robot) -> None:
@@ -262,29 +168,6 @@ def test_dns_failure_is_a_quick_network_error(scheme: str) -> None:
     assert "dns" not in nb_oauth.tokens
     assert elapsed < 10
     figure(**{f"dns_failure_{scheme}_s": round(elapsed, 2)})
-
-
-def self_signed(tmp: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 def test_tls_failure_names_tls_and_a_trusted_bundle_fixes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 import secrets
@@ -32,6 +31,7 @@ from pathlib import Path
 import requests
 
 from ..e2e.jupyter_server import SETTINGS
+from ..support.tls_certs import self_signed
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY_PACKAGE = REPO / "tests" / "servers" / "hub"
@@ -143,7 +143,7 @@ class Hub:
             raise RuntimeError(f"configurable-http-proxy is not installed ({CHP} is missing): run `make test`, "
                                f"which runs `npm ci` in {PROXY_PACKAGE}.")
         self.root.mkdir(parents=True, exist_ok=True)
-        cert, key = write_certificate(self.root)
+        cert, key = self_signed(self.root, HOST)
         for user in USERS:
             write_lab_settings(self.home(user))
         config = self.root / "jupyterhub_config.py"
@@ -226,28 +226,6 @@ class Hub:
             raise RuntimeError(f"Not ready within {timeout:.0f} s: {sorted(waiting)}\n{self.log_tail()}")
 
 
-def write_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for ``hub.test`` (and nothing else), made with ``cryptography``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "hub.test.crt", folder / "hub.test.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 def write_lab_settings(home: Path) -> None:
