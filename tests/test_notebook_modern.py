@@ -4,17 +4,21 @@ with a DPoP-bound token against the DPoP-verifying resource server."""
 
 from __future__ import annotations
 
+import ipywidgets as widgets
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import nb_oauth
 from nb_oauth.dpop import _nonce
-from nb_oauth.notebook.form import ADVANCED, TokenForm
+from nb_oauth.config import GRANT_TYPES
+from nb_oauth.notebook.form import TokenForm
+from nb_oauth.notebook.form_advanced import ADVANCED
 from nb_oauth.notebook.form_fields import SecretRow
 
 from . import test_magics
 from .support.dpop_resource_server import DPoPResourceServer
+from .support.token_form import walk
 from .test_form import saved_state
 
 shell = test_magics.ip  # the magics tests' module-scoped IPython shell, the extension loaded
@@ -30,11 +34,32 @@ def no_remembered_nonces():
     yield
 
 
-def test_every_new_field_is_in_advanced_options_and_secrets_are_secret_rows() -> None:
-    assert set(MODERN) <= set(ADVANCED)
+def shown_in(box: widgets.Widget, target: widgets.Widget) -> bool:
+    """``target`` is inside ``box`` and neither it nor any box on the way is hidden."""
+    if box is target:
+        return box.layout.display != "none"
+    if box.layout.display == "none":
+        return False
+    return any(shown_in(child, target) for child in getattr(box, "children", ()))
+
+
+def test_every_new_field_is_placed_in_the_advanced_options_tab_and_secrets_are_secret_rows() -> None:
     form = TokenForm(namespace={})
+    tab = form.tabs.children[list(form.tabs.titles).index("Advanced Options")]
+    assert set(MODERN) <= set(ADVANCED)
+    assert {id(w) for w in walk(tab)} >= {id(form.rows[name].box) for name in ADVANCED}
     for name in ("client_assertion_key", "subject_token", "actor_token"):
         assert isinstance(form.rows[name], SecretRow)
+    for grant in GRANT_TYPES:
+        form.rows["grant_type"].set(grant)
+        for name in MODERN:
+            assert shown_in(tab, form.rows[name].box) == form.rows[name].applies_to(grant), (grant, name)
+    html_text = " ".join(w.value for w in walk(tab) if isinstance(w, widgets.HTML) and shown_in(tab, w))
+    assert "Token Exchange" in html_text and "Sender-Constrained Tokens (DPoP)" in html_text
+    form.rows["grant_type"].set("client_credentials")
+    html_text = " ".join(w.value for w in walk(tab) if isinstance(w, widgets.HTML) and shown_in(tab, w))
+    assert "Token Exchange" not in html_text and "Pushed and Signed Authorization Requests" not in html_text
+    assert "Signed Client Authentication" in html_text
 
 
 def test_fapi2_login_from_the_form_keeps_the_key_out_of_widget_state(fapi_provider, provider_login) -> None:

@@ -30,9 +30,10 @@ from .._token import Token
 from ..config import REDIRECT_GRANTS, SECRET_FIELDS, OAuth2Config
 from ..errors import ConfigError, OAuthError
 from ..grants._token_request import config_secrets
+from .form_advanced import ADVANCED, AdvancedTab
 from .form_attempt import Attempt, FormPresenter, carries_state, direct_grant_text, explained
 from .form_checks import check_field_names, discover_into, fields_named_in, precheck, prefill, typed_memory, user_namespace
-from .form_fields import FieldRow, heading, make_row, on_change, section
+from .form_fields import FieldRow, make_row, on_change, section
 from .form_frontend import LoginButton
 from .form_status import StatusArea
 from .form_tokens import AvailableTokens, TokenManager
@@ -42,13 +43,6 @@ __all__ = ["TokenForm"]
 CONFIGURE = ("token_name", "grant_type", "issuer", "callback_url", "authorize_using_browser", "auth_url",
              "access_token_url", "device_authorization_url", "username", "password", "client_id", "client_secret",
              "code_challenge_method", "code_verifier", "scope", "state", "client_authentication")
-ADVANCED = ("refresh_token_url", "revocation_url", "auth_request_params", "token_request_params",
-            "refresh_request_params", "audience", "resource", "allow_insecure_http",
-            # modern OAuth security: signed client auth, DPoP, PAR, JAR, FAPI 2.0, token exchange
-            "security_profile", "client_assertion_key", "client_assertion_kid", "client_assertion_alg", "dpop",
-            "dpop_alg", "use_par", "par_url", "request_object", "introspection_url", "userinfo_url",
-            "subject_token", "subject_token_name", "subject_token_type", "actor_token", "actor_token_type",
-            "requested_token_type")
 CURRENT = ("add_token_to", "header_prefix", "auto_refresh", "share", "use_token_type")
 #: Current Token settings that also change the selected stored token at once (read when it is used).
 LIVE_SETTINGS = ("add_token_to", "header_prefix", "auto_refresh", "use_token_type")
@@ -106,13 +100,8 @@ class TokenForm:
         r = self.rows
         configure = widgets.VBox([r[n].box for n in CONFIGURE])
         configure.add_class("nb-oauth-configure")
-        advanced = widgets.VBox([
-            r["refresh_token_url"].box, r["revocation_url"].box,
-            r["auth_request_params"].box, r["token_request_params"].box, r["refresh_request_params"].box,
-            heading("Audience and Resource"), r["audience"].box, r["resource"].box, r["allow_insecure_http"].box,
-        ])
-        advanced.add_class("nb-oauth-advanced")
-        self.tabs = widgets.Tab(children=[configure, advanced])
+        self.advanced = AdvancedTab(r)
+        self.tabs = widgets.Tab(children=[configure, self.advanced.box])
         self.tabs.set_title(0, "Configuration Options")
         self.tabs.set_title(1, "Advanced Options")
         current = section("Current Token", [self.available.box, *[r[n] for n in CURRENT]], "nb-oauth-current")
@@ -172,6 +161,7 @@ class TokenForm:
         grant = self.rows["grant_type"].get()
         for row in self.rows.values():
             row.show(row.applies_to(grant))
+        self.advanced.update(grant)
         self.rows["header_prefix"].show(self.rows["add_token_to"].get() == "header")
         browser = self.rows["authorize_using_browser"].control.value
         opens = grant in OPENS_A_PAGE and bool(browser)

@@ -100,3 +100,41 @@ def test_available_token_loads_config_manage_is_live_and_delete_offers_revoke(
     message = out.locator(".nb-oauth-manage-message")
     message.filter(has_text=re.compile("not revoked")).wait_for(timeout=MEDIUM)
     assert "tokens.revoke" not in message.inner_text()
+
+
+def test_advanced_options_show_the_modern_fields_and_a_pasted_key_stays_in_the_kernel(
+        open_notebook: Callable[..., Notebook], steps: Steps, page: Any) -> None:
+    from joserfc.jwk import ECKey
+
+    pem = ECKey.generate_key("P-256", private=True).as_pem(private=True).decode()
+    body = "".join(pem.strip().splitlines()[1:-1])  # the base64 between the PEM lines
+    nb = open_notebook("Advanced Options: signed client auth, DPoP, PAR, token exchange", [
+        "from nb_oauth.notebook.form import TokenForm\n"
+        "form = TokenForm(token_name='bank', grant_type='authorization_code_with_pkce')\nform.widget()",
+        "cfg = form.config()\nprint('key kept:', (cfg.client_assertion_key or '').startswith('-----BEGIN'), "
+        "'| dpop:', cfg.dpop)",
+    ])
+    nb.run(1)
+    out = nb.output(1)
+    out.locator("button.nb-oauth-get-token").wait_for(timeout=MEDIUM)
+    out.get_by_text("Advanced Options", exact=True).click()
+    for label in ("Client Assertion Key", "DPoP (sender-constrained token)", "Pushed Authorization Request (PAR)",
+                  "Security Profile", "Introspection URL"):
+        out.get_by_text(label, exact=True).first.wait_for(timeout=MEDIUM)
+    assert not out.get_by_text("Subject Token", exact=True).is_visible()
+    key = out.locator(".nb-oauth-field-client-assertion-key input")
+    key.fill(pem.replace("\n", " "))  # a password box takes one line: the PEM arrives with spaces
+    key.press("Tab")
+    out.locator(".nb-oauth-field-dpop input[type=checkbox]").check()
+    page.wait_for_function("(el) => el.value === ''", arg=key.element_handle(), timeout=MEDIUM)
+    steps.shot(page, "advanced-options-modern-fields", show=key)
+    assert body[:40] not in out.inner_html()
+    nb.run(2)
+    assert "key kept: True | dpop: True" in nb.output(2).inner_text()
+
+    out.get_by_text("Configuration Options", exact=True).click()
+    out.locator(".nb-oauth-field-grant-type select").select_option(label="Token Exchange")
+    out.get_by_text("Advanced Options", exact=True).click()
+    out.get_by_text("Subject Token", exact=True).first.wait_for(timeout=MEDIUM)
+    assert not out.get_by_text("Pushed Authorization Request (PAR)", exact=True).is_visible()
+    assert body[:40] not in page.content()
