@@ -9,17 +9,17 @@ generator ``auth_flow`` (the retry is one more ``yield``); for requests, a respo
 from __future__ import annotations
 
 import functools
-import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from requests.auth import AuthBase
 
-from ._bearer_rules import check_bearer_transport, check_plain_http_netloc, same_origin, without_param
+from ._async_flight import Flight, in_thread_once
+from ._bearer_rules import check_bearer_transport, check_plain_http_netloc, hint_on_bare_403, same_origin, without_param
 from ._log_guard import masked_exception
-from .dpop import proof_for, wants_nonce_retry
+from .dpop import landed_elsewhere, proof_for, sign_next_hop, wants_nonce_retry
 
 if TYPE_CHECKING:
     from ._token import Token, TokenSet
@@ -60,7 +60,7 @@ class OAuth2Auth(AuthBase):
             raise RuntimeError("nb_oauth's token store is not loaded: import nb_oauth first.")
         self.store = source
         self._placed: tuple[TokenSet, tuple[str, str, str | None], tuple[str, str]] | None = None
-        self._flights: dict[int, _Flight] = {}  # event-loop thread -> its refresh in flight
+        self._flights: dict[int, Flight] = {}  # event-loop thread -> its refresh in flight
         self.store[name]  # fail now, with the helpful KeyError, if there is no such token
 
     # -- what to send --------------------------------------------------------------------------------
@@ -116,10 +116,19 @@ class OAuth2Auth(AuthBase):
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         token_set = self.store.current(self.name)
         self._apply_requests(r, token_set)
-        r._nb_oauth_sent = token_set.access_token  # type: ignore[attr-defined]
         r._nb_oauth_set = token_set  # type: ignore[attr-defined]
         r.hooks["response"].append(self._retry_on_401)
         return r
+
+    def _sent_set(self, request: requests.PreparedRequest) -> TokenSet | None:
+        """The token set ``request`` carries: marked when it was sent, or, on a hop of a redirect requests followed
+        (a copy without the mark), the last one placed when the hop still carries its header."""
+        marked: TokenSet | None = getattr(request, "_nb_oauth_set", None)
+        placed = self._placed
+        if marked is None and placed is not None and placed[2][0] == "header" \
+                and request.headers.get("Authorization") == placed[2][1]:
+            return placed[0]
+        return marked
 
     def _guard(self, response: Any) -> Any:
         """``response.raise_for_status()`` (requests or httpx) with the URL's token masked in the message.
@@ -145,15 +154,18 @@ class OAuth2Auth(AuthBase):
     def _retry_on_401(self, r: requests.Response, **kwargs: Any) -> requests.Response:
         request, status = r.request, r.status_code
         self._guard(r)
-        if status == 403:
-            self._hint_on_bare_403(status, r.headers, request.url)
-        sent_set = getattr(request, "_nb_oauth_set", None)
-        nonce_retry = sent_set is not None and sent_set.dpop_key is not None \
-            and wants_nonce_retry(sent_set, request.url or "", status, r.headers)
+        self._hint_on_bare_403(status, r.headers, request.url)
+        sent_set = self._sent_set(request)
+        if sent_set is None:
+            return r
+        dpop = sent_set.dpop_key is not None
+        if dpop and r.is_redirect:
+            sign_next_hop(r, sent_set, sent_set.access_token)
+            return r
+        nonce_retry = dpop and wants_nonce_retry(sent_set, request.url or "", status, r.headers)
         if status != 401 or getattr(request, "_nb_oauth_retried", False):
             return r
-        sent = getattr(request, "_nb_oauth_sent", None)
-        new = sent_set if nonce_retry else self.store.refresh_after_401(self.name, sent) if sent else None
+        new = sent_set if nonce_retry else self.store.refresh_after_401(self.name, sent_set.access_token)
         if new is None:
             return r
         r.content  # noqa: B018 - drain so the connection can be reused
@@ -161,7 +173,6 @@ class OAuth2Auth(AuthBase):
         retry = request.copy()
         self._apply_requests(retry, new)
         retry._nb_oauth_retried = True  # type: ignore[attr-defined]
-        retry._nb_oauth_sent = new.access_token  # type: ignore[attr-defined]
         retry._nb_oauth_set = new  # type: ignore[attr-defined]
         from ._transport import http_timeout
 
@@ -194,6 +205,11 @@ class OAuth2Auth(AuthBase):
         self._apply_httpx(request, token_set)
         response = self._guard((yield request))
         next_step = self._httpx_next_step(request, response, token_set)
+        if next_step == "hop":  # a redirect's last hop, sent again with its own proof (a nonce retry may follow)
+            request = response.request
+            self._apply_httpx(request, token_set)
+            response = self._guard((yield request))
+            next_step = "nonce" if self._httpx_next_step(request, response, token_set) == "nonce" else ""
         if next_step == "nonce":
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
             self._guard((yield request))
@@ -208,10 +224,15 @@ class OAuth2Auth(AuthBase):
         one at a time per event loop: the other requests that find it due wait for it, off the thread pool."""
         token_set = self._fresh()
         if token_set is None:
-            token_set = await self._in_thread_once(lambda: self.store.current(self.name), self._fresh)
+            token_set = await in_thread_once(self._flights, lambda: self.store.current(self.name), self._fresh)
         self._apply_httpx(request, token_set)
         response = self._guard((yield request))
         next_step = self._httpx_next_step(request, response, token_set)
+        if next_step == "hop":  # a redirect's last hop, sent again with its own proof (a nonce retry may follow)
+            request = response.request
+            self._apply_httpx(request, token_set)
+            response = self._guard((yield request))
+            next_step = "nonce" if self._httpx_next_step(request, response, token_set) == "nonce" else ""
         if next_step == "nonce":
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
             self._guard((yield request))
@@ -222,14 +243,16 @@ class OAuth2Auth(AuthBase):
                 self._guard((yield request))
 
     def _httpx_next_step(self, request: Any, response: Any, token_set: TokenSet) -> str:
-        """What an httpx answer asks for, the same in the sync and async flows: ``"nonce"`` (resend with the
-        DPoP nonce), ``"refresh"`` (a 401 from the request's own origin) or ``""``."""
+        """What an httpx answer asks for, in the sync and async flows alike: ``"nonce"`` (resend with the DPoP
+        nonce), ``"hop"`` (resend a redirect's last hop with its own proof), ``"refresh"`` or ``""``."""
         status = response.status_code
-        if status == 403:
-            self._hint_on_bare_403(status, response.headers, str(request.url))
-        if token_set.dpop_key is not None and wants_nonce_retry(token_set, str(request.url), status,
-                                                                response.headers):
-            return "nonce"
+        self._hint_on_bare_403(status, response.headers, str(request.url))
+        if token_set.dpop_key is not None:
+            nonce = wants_nonce_retry(token_set, str(request.url), status, response.headers)
+            if status == 401 and landed_elsewhere(request, response) and same_origin(request, response):
+                return "hop"
+            if nonce:
+                return "nonce"
         return "refresh" if status == 401 and same_origin(request, response) else ""
 
     def _fresh(self) -> TokenSet | None:
@@ -253,58 +276,15 @@ class OAuth2Auth(AuthBase):
             token_set = self.store[self.name].token_set
             return token_set if token_set.access_token != rejected else None
 
-        return replaced() or await self._in_thread_once(
-            lambda: self.store.refresh_after_401(self.name, rejected), replaced, none_is_an_answer=True)
-
-    async def _in_thread_once(self, blocking: Callable[[], TokenSet | None], reuse: Callable[[], TokenSet | None],
-                              *, none_is_an_answer: bool = False) -> Any:
-        """``blocking()`` in a worker thread, single-flight per event loop (one loop runs per thread).
-
-        Callers arriving meanwhile wait for it without a thread, then take ``reuse()`` when that gives a
-        token set, else the answer the refresh in flight gave (an early refresh that failed still hands
-        back the valid token); only when it raised does the next caller ask the store itself (whose
-        failure hold answers at once)."""
-        import anyio
-        import anyio.to_thread
-
-        loop_thread = threading.get_ident()
-        while (flight := self._flights.get(loop_thread)) is not None:
-            await flight.done.wait()
-            reused = reuse()
-            if reused is not None:
-                return reused
-            if flight.answered and (flight.answer is not None or none_is_an_answer):
-                return flight.answer
-        flight = _Flight(anyio.Event())
-        self._flights[loop_thread] = flight
-        try:
-            flight.answer = await anyio.to_thread.run_sync(blocking)
-            flight.answered = True
-            return flight.answer
-        finally:
-            del self._flights[loop_thread]
-            flight.done.set()
+        return replaced() or await in_thread_once(
+            self._flights, lambda: self.store.refresh_after_401(self.name, rejected), replaced, none_is_an_answer=True)
 
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"
 
     def _hint_on_bare_403(self, status: int, headers: Any, url: str | None) -> None:
-        """A 403 without a ``WWW-Authenticate`` challenge often means a bad token, not a missing permission."""
-        if status != 403 or headers.get("WWW-Authenticate") or getattr(self, "_hinted_403", False):
-            return
-        self._hinted_403 = True
-        from urllib.parse import urlsplit
-
-        from ._presenter import presenter
-
-        parts = urlsplit(url or "")
-        where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "The server"
-        presenter().notice(
-            f"{where} answered 403 Forbidden without a WWW-Authenticate header. Some resource servers "
-            "(django-oauth-toolkit's default views among them) answer a missing, expired, revoked or unknown "
-            f"token this way, not only a missing permission. Check token {self.name!r}: "
-            f"nb_oauth.tokens[{self.name!r}] shows its expiry and scope; nb_oauth.tokens.refresh({self.name!r}) "
-            "gets a fresh one, or log in again; if the token is fine, ask for the scope this API needs.")
+        if status == 403 and not getattr(self, "_hinted_403", False):
+            self._hinted_403 = hint_on_bare_403(self.name, headers, url)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled, an auth object is its token's name: no token travels (e.g. in a Dask task graph)."""
@@ -341,17 +321,6 @@ def _restore(name: str, for_httpx: bool) -> OAuth2Auth:
     restored._placed = None
     restored._flights = {}
     return restored
-
-
-class _Flight:
-    """One refresh in a worker thread, as the requests waiting for it on the event loop see it."""
-
-    __slots__ = ("answer", "answered", "done")
-
-    def __init__(self, done: Any) -> None:
-        self.done = done
-        self.answer: TokenSet | None = None
-        self.answered = False
 
 
 @functools.cache

@@ -55,3 +55,23 @@ def without_param(url: str, key: str) -> str:
         return url
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def hint_on_bare_403(name: str, headers: Any, url: str | None) -> bool:
+    """A 403 without a ``WWW-Authenticate`` challenge often means a bad token, not a missing permission: say so
+    (True when said)."""
+    if headers.get("WWW-Authenticate"):
+        return False
+    from urllib.parse import urlsplit
+
+    from ._presenter import presenter
+
+    parts = urlsplit(url or "")
+    where = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else "The server"
+    presenter().notice(
+        f"{where} answered 403 Forbidden without a WWW-Authenticate header. Some resource servers "
+        "(django-oauth-toolkit's default views among them) answer a missing, expired, revoked or unknown "
+        f"token this way, not only a missing permission. Check token {name!r}: "
+        f"nb_oauth.tokens[{name!r}] shows its expiry and scope; nb_oauth.tokens.refresh({name!r}) "
+        "gets a fresh one, or log in again; if the token is fine, ask for the scope this API needs.")
+    return True

@@ -32,9 +32,10 @@ def access_token_hash(access_token: str) -> str:
 
 
 def htu(url: str) -> str:
-    """The proof's ``htu``: the request URL without query and fragment (RFC 9449 §4.2), scheme and host lower-cased."""
+    """The proof's ``htu``: the request URL without query and fragment (RFC 9449 §4.2), scheme and host lower-cased,
+    and without ``user:password@`` (never part of a request's target, RFC 9110 §4.2.4; never in a signed proof)."""
     parts = urlsplit(url)
-    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower().rpartition("@")[2]
     default_port = {"https": ":443", "http": ":80"}.get(scheme)
     if default_port and netloc.endswith(default_port):  # RFC 3986 §6.2.3: the default port is left out
         netloc = netloc[: -len(default_port)]

@@ -4,6 +4,9 @@
 ``cnf.jkt`` equal to the proof key's thumbprint. Bearer tokens are accepted only when not DPoP-bound.
 
 Every answer is JSON; ``GET /whoami`` returns the token's subject, client and how it was presented.
+``/moved/<status>/<path>`` answers a redirect to ``/<path>`` (or to its ``?to=`` URL) before any token
+check, as a trailing-slash or a moved-API redirect does. ``stats.seen`` records, for every request, its
+method, path and whether it carried an ``Authorization`` and a ``DPoP`` header.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from joserfc import jws
@@ -42,6 +45,7 @@ class Stats:
     nonce_challenges: int = 0
     refused: list[str] = field(default_factory=list)
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    seen: list[tuple[str, str, bool, bool]] = field(default_factory=list)  # method, path, Authorization?, DPoP?
 
 
 class DPoPResourceServer:
@@ -144,6 +148,17 @@ class DPoPResourceServer:
                     self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 url = f"{rs.url}{self.path}"
+                path = urlsplit(self.path)
+                with rs._lock:
+                    rs.stats.seen.append((self.command, path.path, "authorization" in headers, "dpop" in headers))
+                if path.path.startswith("/moved/"):
+                    _, _, code, rest = path.path.split("/", 3)
+                    to = parse_qs(path.query).get("to", ["/" + rest])[0]
+                    self.send_response(int(code))
+                    self.send_header("Location", to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status, body, extra = rs.check(self.command, url, headers)
                 with rs._lock:
                     rs.stats.requests += 1
