@@ -278,23 +278,18 @@ class TokenStore:
         elif cfg.grant_type == "token_exchange":  # exchanged again from the current subject token
             from .grants import token_exchange
 
-            new = token_exchange.fetch(cfg, trace, subject_token=self.subject_token(cfg), renewing=True)
+            new = token_exchange.fetch(cfg, trace, subject_token=self.subject_token(cfg, renewing=True), renewing=True)
         else:
             raise RefreshError(f"Token {name!r} has no refresh token, so it cannot be renewed without a new login.",
                                fix=f"Log in again: %oauth_token {name} (or get_new_access_token); the old token "
                                    "stays visible until then.")
         return verify_id_token(cfg, new, trace=trace, previous=current)
 
-    def subject_token(self, cfg: OAuth2Config) -> str | None:
+    def subject_token(self, cfg: OAuth2Config, *, renewing: bool = False) -> str | None:
         """For token exchange: the current access token of ``subject_token_name`` (refreshed first if due)."""
-        if not cfg.subject_token_name:
-            return None
-        if cfg.subject_token_name == cfg.token_name:
-            from .errors import ConfigError
+        from .grants import token_exchange
 
-            raise ConfigError("subject_token_name names the token being made.",
-                              fix="Name another stored token, the one to exchange.")
-        return self.current(cfg.subject_token_name).access_token
+        return token_exchange.stored_subject(cfg, self.current, self, renewing=renewing)
 
     # -- asking the server about a token -------------------------------------------------------------
 

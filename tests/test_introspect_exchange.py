@@ -149,3 +149,16 @@ def test_refused_exchange_is_clear_and_keeps_the_old_token(exchange_server) -> N
         nb_oauth.tokens.refresh("exchanged")
     assert nb_oauth.tokens["exchanged"].access_token == kept
     assert subject.access_token
+
+
+def test_a_subject_token_name_with_no_stored_token_is_an_oauth_error(exchange_server) -> None:
+    with pytest.raises(nb_oauth.ConfigError, match="names no stored token") as err:
+        nb_oauth.get_new_access_token(exchange_cfg(exchange_server, subject_token_name="nobody"))
+    assert isinstance(err.value, nb_oauth.OAuthError) and "Fix:" in str(err.value)
+    cc(exchange_server)
+    token = nb_oauth.get_new_access_token(exchange_cfg(exchange_server, subject_token_name="subject"))
+    kept = token.access_token
+    nb_oauth.tokens.delete("subject")  # gone before the exchanged token is renewed
+    with pytest.raises(nb_oauth.RefreshError, match="names no stored token"):
+        nb_oauth.tokens.refresh("exchanged")
+    assert nb_oauth.tokens["exchanged"].access_token == kept

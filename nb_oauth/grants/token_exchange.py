@@ -8,6 +8,8 @@ again from the current subject token when it expires.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container
+
 from .._token import TokenSet
 from .._trace import Trace
 from ..config import OAuth2Config
@@ -34,3 +36,20 @@ def fetch(cfg: OAuth2Config, trace: Trace | None, *, subject_token: str | None =
         params.append(("scope", cfg.scope))
     return request_token(cfg, params, trace=trace, title="Token exchange request", extra_secrets=[subject],
                          error_cls=RefreshError if renewing else TokenEndpointError)
+
+
+def stored_subject(cfg: OAuth2Config, current: Callable[[str], TokenSet], stored: Container[str], *,
+                   renewing: bool = False) -> str | None:
+    """The current access token of ``subject_token_name`` (``current`` refreshes it first if due), or None."""
+    name = cfg.subject_token_name
+    if not name:
+        return None
+    if name == cfg.token_name:
+        raise ConfigError("subject_token_name names the token being made.",
+                          fix="Name another stored token, the one to exchange.")
+    if name not in stored:
+        error_cls = RefreshError if renewing else ConfigError
+        raise error_cls(f"subject_token_name {name!r} names no stored token, so there is nothing to exchange.",
+                        fix=f"Get token {name!r} first (get_new_access_token or %oauth_token), or set "
+                            "subject_token='{{VAR}}'.")
+    return current(name).access_token
