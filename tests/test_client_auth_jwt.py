@@ -132,3 +132,32 @@ def test_assertion_claims(oidc_provider) -> None:
     assert claims["exp"] > claims["iat"]
     assert jwt.decode(two, oidc_provider.keys.ec).claims["jti"] != claims["jti"]
     assert jwt.decode(one, oidc_provider.keys.ec).header["kid"] == "ec-1"
+
+
+def test_a_jwk_that_names_its_alg_signs_with_it(oidc_provider) -> None:
+    import json
+
+    from joserfc import jwt
+
+    from nb_oauth.grants.resolve import resolve_config
+
+    jwk = {**oidc_provider.keys.rsa.as_dict(private=True), "alg": "PS256", "use": "sig"}
+    cfg = cc_config(oidc_provider, client_assertion_key=json.dumps(jwk))
+    assert nb_oauth.get_new_access_token(cfg).access_token  # the provider verified a PS256 assertion
+    signed = _client_auth.client_assertion(resolve_config(cfg))
+    assert jwt.decode(signed, oidc_provider.keys.rsa, algorithms=["PS256"]).header["alg"] == "PS256"
+    with pytest.raises(nb_oauth.ConfigError, match="the JWK itself says alg PS256") as err:
+        nb_oauth.get_new_access_token(cc_config(oidc_provider, token_name="other", client_assertion_alg="RS256",
+                                                client_assertion_key=json.dumps(jwk)))
+    assert "JWK's alg" in str(err.value) and jwk["d"] not in str(err.value)
+    with pytest.raises(nb_oauth.ConfigError, match="the JWK's alg ES256 does not fit the key"):
+        nb_oauth.get_new_access_token(cc_config(oidc_provider, token_name="other",
+                                                client_assertion_key=json.dumps({**jwk, "alg": "ES256"})))
+    with pytest.raises(nb_oauth.ConfigError, match="FAPI 2.0 signs with PS256, ES256, EdDSA only"):
+        nb_oauth.get_new_access_token(nb_oauth.OAuth2Config(
+            token_name="bank", issuer=oidc_provider.issuer, client_id="pkjwt", security_profile="fapi2", scope="api",
+            client_assertion_key=json.dumps({**jwk, "alg": "RS256"})))
+    with pytest.raises(nb_oauth.ConfigError, match="use=enc"):
+        nb_oauth.get_new_access_token(cc_config(oidc_provider, token_name="other",
+                                                client_assertion_key=json.dumps({**jwk, "use": "enc"})))
+    assert nb_oauth.tokens["svc"].access_token  # the token got first is still there

@@ -18,8 +18,10 @@ from ._checks import (
     normalise_params,
 )
 from ._model import OAuth2Config, field_labels
+from ._modern import FAPI2_ALGS
 
 __all__ = [
+    "FAPI2_ALGS",
     "GRANT_TYPES",
     "PARAM_FIELDS",
     "REDIRECT_GRANTS",

@@ -83,6 +83,9 @@ def _load(_digest: str, text: str) -> PrivateKey:
     if not key.is_private:
         raise ConfigError(f"{source} is a public key; signing needs the private key.",
                           fix="Pass the private key (the server keeps the public one).")
+    if key.get("use") not in (None, "sig"):
+        raise ConfigError(f"{source} is marked use={key.get('use')}, a key for encryption, not for signing.",
+                          fix="Pass the client's signing key (use=sig, or no use member).")
     return key  # type: ignore[no-any-return]
 
 
@@ -142,6 +145,9 @@ def check_alg_fits(key: PrivateKey, alg: str, field: str = "client_assertion_alg
     if not fits:
         kind = ("RSA" if isinstance(key, RSAKey) else f"EC {key.curve_name}" if isinstance(key, ECKey)
                 else key.curve_name)
+        if not field.startswith("client_"):  # the JWK's own alg member
+            raise ConfigError(f"{field} {alg} does not fit the key, which is {kind}.",
+                              fix="Correct the JWK's alg member, or remove it to choose from the key.")
         raise ConfigError(f"{field} {alg} does not fit the key, which is {kind}.",
                           fix=f"Set {field} to {default_alg(key)} (or leave it unset to choose from the key), or give "
                               f"a key of the type {alg} needs.")
@@ -151,6 +157,17 @@ def check_alg_fits(key: PrivateKey, alg: str, field: str = "client_assertion_alg
 def signing_key(text: str, alg: str | None, kid: str | None, *, fapi2: bool = False) -> SigningKey:
     """The key, its algorithm (given, or chosen from the key) and its ``kid`` (given, or the JWK's)."""
     key = load_private_key(text)
-    chosen = alg or default_alg(key, fapi2=fapi2)
+    declared = key.alg  # a JWK may name the one algorithm it is for: joserfc then signs with no other
+    if declared and alg and alg != declared:
+        raise ConfigError(f"client_assertion_alg is {alg}, but the JWK itself says alg {declared}.",
+                          fix="Leave client_assertion_alg unset (the JWK's alg is used), or change the JWK's alg.")
+    if declared and not alg:
+        check_alg_fits(key, declared, "the JWK's alg")
+        from ..config import FAPI2_ALGS
+
+        if fapi2 and declared not in FAPI2_ALGS:
+            raise ConfigError(f"FAPI 2.0 signs with {', '.join(FAPI2_ALGS)} only, and the JWK says alg {declared}.",
+                              fix="Set the JWK's alg to one of those (PS256 for an RSA key), or remove it.")
+    chosen = alg or declared or default_alg(key, fapi2=fapi2)
     check_alg_fits(key, chosen)
     return SigningKey(key, chosen, kid or key.kid)
