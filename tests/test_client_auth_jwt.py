@@ -79,6 +79,7 @@ def test_device_authorization_request_is_authenticated(oidc_provider, monkeypatc
     ("not a key at all", "neither a PEM key"),
     ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "does not parse"),
     ('{"kty": "oct", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}', "symmetric"),
+    ('{kty: EC, crv: P-256, d: c2VjcmV0}', "in single quotes"),  # a JWK whose double quotes a shell line ate
 ])
 def test_bad_key_is_a_clear_config_error_and_keeps_the_token(oidc_provider, bad, why) -> None:
     cfg = cc_config(oidc_provider)
@@ -153,7 +154,7 @@ def test_a_jwk_that_names_its_alg_signs_with_it(oidc_provider) -> None:
     with pytest.raises(nb_oauth.ConfigError, match="the JWK's alg ES256 does not fit the key"):
         nb_oauth.get_new_access_token(cc_config(oidc_provider, token_name="other",
                                                 client_assertion_key=json.dumps({**jwk, "alg": "ES256"})))
-    with pytest.raises(nb_oauth.ConfigError, match="FAPI 2.0 signs with PS256, ES256, EdDSA only"):
+    with pytest.raises(nb_oauth.ConfigError, match=r"FAPI 2\.0 signs with PS256, ES256, EdDSA only"):
         nb_oauth.get_new_access_token(nb_oauth.OAuth2Config(
             token_name="bank", issuer=oidc_provider.issuer, client_id="pkjwt", security_profile="fapi2", scope="api",
             client_assertion_key=json.dumps({**jwk, "alg": "RS256"})))
@@ -161,3 +162,26 @@ def test_a_jwk_that_names_its_alg_signs_with_it(oidc_provider) -> None:
         nb_oauth.get_new_access_token(cc_config(oidc_provider, token_name="other",
                                                 client_assertion_key=json.dumps({**jwk, "use": "enc"})))
     assert nb_oauth.tokens["svc"].access_token  # the token got first is still there
+
+
+def test_client_secret_jwt_refuses_a_secret_shorter_than_its_hash(oidc_provider) -> None:
+    cfg = nb_oauth.OAuth2Config(token_name="hs-short", grant_type="client_credentials", issuer=oidc_provider.issuer,
+                                client_id="secretjwt", client_authentication="client_secret_jwt",
+                                client_secret="twelve-chars")
+    with pytest.raises(nb_oauth.ConfigError, match="at least 32 bytes") as err:
+        nb_oauth.get_new_access_token(cfg)
+    assert "twelve-chars" not in str(err.value) and "hs-short" not in nb_oauth.tokens
+
+
+def test_an_alg_the_provider_does_not_list_is_fixed_with_one_that_fits(oidc_provider) -> None:
+    from nb_oauth.grants import _metadata_rules
+
+    doc = {"token_endpoint_auth_signing_alg_values_supported": ["HS256", "ES256"]}
+    with pytest.raises(nb_oauth.ConfigError) as err:
+        _metadata_rules._check_listed(doc, "token_endpoint_auth_signing_alg_values_supported", "EdDSA",
+                                      "client_assertion_alg", _metadata_rules._key_algs(False), "a private key")
+    assert "e.g. ES256" in str(err.value)
+    with pytest.raises(nb_oauth.ConfigError, match="None of the provider's algorithms fits a client secret"):
+        _metadata_rules._check_listed({"token_endpoint_auth_signing_alg_values_supported": ["ES256"]},
+                                      "token_endpoint_auth_signing_alg_values_supported", "HS512",
+                                      "client_assertion_alg", ("HS256", "HS384", "HS512"), "a client secret (HMAC)")

@@ -162,3 +162,8 @@ def test_a_subject_token_name_with_no_stored_token_is_an_oauth_error(exchange_se
     with pytest.raises(nb_oauth.RefreshError, match="names no stored token"):
         nb_oauth.tokens.refresh("exchanged")
     assert nb_oauth.tokens["exchanged"].access_token == kept
+
+
+def test_subject_token_and_subject_token_name_together_is_a_config_error(exchange_server) -> None:
+    with pytest.raises(nb_oauth.ConfigError, match="both name the token to exchange"):
+        exchange_cfg(exchange_server, subject_token="abc", subject_token_name="subject")

@@ -10,8 +10,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import nb_oauth
-from nb_oauth.dpop import _nonce
 from nb_oauth.config import GRANT_TYPES
+from nb_oauth.dpop import _nonce
 from nb_oauth.notebook.form import TokenForm
 from nb_oauth.notebook.form_advanced import ADVANCED
 from nb_oauth.notebook.form_fields import SecretRow

@@ -73,7 +73,10 @@ def normalise(cfg: OAuth2Config) -> None:
     cfg.requested_token_type = _token_type("requested_token_type", cfg.requested_token_type)
     if cfg.dpop and cfg.add_token_to == "url":
         raise ConfigError("A DPoP-bound token travels in the Authorization header (RFC 9449 §7.1), not in the URL.",
-                          fix="Set add_token_to='header' (or dpop=False).")
+                          fix="Set add_token_to='header'" + ("." if cfg.security_profile else " (or dpop=False)."))
+    if cfg.subject_token and cfg.subject_token_name:
+        raise ConfigError("subject_token and subject_token_name both name the token to exchange.",
+                          fix="Set one of them: subject_token='{{VAR}}' or subject_token_name='<a stored token>'.")
     if cfg.client_authentication == "client_secret_jwt" and cfg.client_assertion_alg is not None \
             and not cfg.client_assertion_alg.startswith("HS"):
         raise ConfigError(f"client_secret_jwt signs with the client secret (HMAC), so client_assertion_alg "

@@ -96,6 +96,11 @@ def client_assertion(cfg: OAuth2Config) -> str:
     from joserfc.jwk import OctKey
 
     alg = cfg.client_assertion_alg or "HS256"
+    need = {"HS256": 32, "HS384": 48, "HS512": 64}.get(alg, 32)
+    if len(cfg.client_secret.encode()) < need:  # RFC 7518 §3.2: an HMAC key as long as the hash, at least
+        raise ConfigError(f"client_secret_jwt with {alg} needs a client secret of at least {need} bytes (RFC 7518 "
+                          f"§3.2), and this one has {len(cfg.client_secret.encode())}.",
+                          fix="Use the whole secret the provider issued, or client_secret_basic / client_secret_post.")
     try:
         return _sign({"alg": alg, "typ": "JWT"}, claims, OctKey.import_key(cfg.client_secret), alg)
     except (JoseError, ValueError) as exc:

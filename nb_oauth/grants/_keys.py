@@ -73,6 +73,10 @@ def _load(_digest: str, text: str) -> PrivateKey:
             key = _import_pem(body.encode())
     except ConfigError:
         raise
+    except json.JSONDecodeError:
+        raise ConfigError(f"{source} starts like a JWK but is not valid JSON.",
+                          fix="Check the JWK text; on a %oauth_token line, put it in single quotes ('{\"kty\": …}') "
+                              "so the shell keeps its double quotes, or pass it as {{VAR}}.") from None
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"{source} does not parse as a private key ({type(exc).__name__}).",
                           fix="Check that it is a complete PEM (-----BEGIN … PRIVATE KEY-----) or JWK with its "
