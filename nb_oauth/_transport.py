@@ -28,6 +28,7 @@ from .errors import (
     NetworkError,
     OAuthError,
     TokenEndpointError,
+    endpoint_fix,
     narrowed_scope_notice,
     plain_http_answer,
     status_fix,
@@ -389,8 +390,10 @@ def raise_for_oauth_error(resp: Response, *, what: str, error_cls: type[OAuthErr
     try:
         data = resp.json()
     except ValueError:
-        raise error_cls(f"The {what} answered {describe_body(resp)}.", status=resp.status, secrets=secrets) from None
+        raise error_cls(f"The {what} answered {describe_body(resp)}.", status=resp.status, secrets=secrets,
+                        fix=endpoint_fix(what)) from None
     if not isinstance(data, dict):
-        raise error_cls(f"The {what} answered JSON that is not an object.", status=resp.status, secrets=secrets)
+        raise error_cls(f"The {what} answered JSON that is not an object.", status=resp.status, secrets=secrets,
+                        fix=endpoint_fix(what))
     return data
 

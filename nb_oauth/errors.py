@@ -105,7 +105,10 @@ def _masked_value(value: str) -> str:
 #: What to do about the standard OAuth error codes (RFC 6749 §5.2, §4.1.2.1; RFC 8628 §3.5).
 SERVER_ERROR_FIXES: dict[str, str] = {
     "invalid_grant": "The code, refresh token or credentials were refused (expired, already used, revoked, or "
-                     "issued to another client or redirect URI): log in again.",
+                     "issued to another client or redirect URI): log in again. For a token exchange, the subject "
+                     "(or actor) token was refused: check it is current and that subject_token_type says what it is.",
+    "invalid_target": "The server will not issue a token for the audience or resource asked for (RFC 8707, "
+                      "RFC 8693 §2.2.2): check audience and resource.",
     "invalid_client": "Check Client ID and Client Secret, and Client Authentication (header = HTTP Basic, "
                       "body = form fields, private_key_jwt = the client_assertion_key whose public key is registered): "
                       "servers accept only the one registered.",
@@ -130,7 +133,8 @@ SERVER_ERROR_FIXES: dict[str, str] = {
 
 #: which setting a request's URL comes from, by the words of its description
 _URL_SETTINGS = (("device", "Device Authorization URL"), ("discovery", "issuer URL"),
-                 ("key set", "JWKS URL"), ("revocation", "revocation URL"), ("refresh", "Refresh Token URL"))
+                 ("key set", "JWKS URL"), ("revocation", "revocation URL"), ("refresh", "Refresh Token URL"),
+                 ("userinfo", "Userinfo URL"), ("introspection", "Introspection URL"), ("pushed", "PAR URL"))
 
 
 def status_fix(status: int, what: str) -> str | None:
@@ -142,7 +146,20 @@ def status_fix(status: int, what: str) -> str | None:
                 "looked at.")
     if setting != "Access Token URL" and status >= 500:
         return f"Check the {setting} and the request's parameters; the provider failed on it (HTTP {status})."
+    if setting == "Userinfo URL" and status in (401, 403):
+        return ("The provider refused the token at userinfo: it may be expired or revoked (tokens.refresh(name) gets "
+                "a fresh one) or lack the openid scope.")
+    if setting in ("Introspection URL", "PAR URL") and status in (401, 403):
+        return (f"The provider refused the client at the {setting.removesuffix(' URL')} endpoint: check "
+                "client_authentication and its credentials.")
     return None
+
+
+def endpoint_fix(what: str) -> str | None:
+    """For an answer that is not the endpoint's JSON: which setting to check (None: the error kind's own)."""
+    setting = next((label for word, label in _URL_SETTINGS if word in what), None)
+    return f"Check the {setting} (or issuer, to take it from discovery): the answer is not this endpoint's." \
+        if setting else None
 
 
 def plain_http_answer(exc: Exception) -> bool:

@@ -141,9 +141,10 @@ def test_refused_exchange_is_clear_and_keeps_the_old_token(exchange_server) -> N
     with pytest.raises(nb_oauth.TokenEndpointError) as err:
         nb_oauth.get_new_access_token(exchange_cfg(exchange_server, token_name="bad", subject_token="not-a-token"))
     assert err.value.error == "invalid_grant"
-    with pytest.raises(nb_oauth.TokenEndpointError):
+    with pytest.raises(nb_oauth.TokenEndpointError) as err:
         nb_oauth.get_new_access_token(exchange_cfg(exchange_server, token_name="aud", subject_token_name="subject",
                                                    audience=["https://elsewhere.example"]))
+    assert err.value.error == "invalid_target" and "check audience and resource" in str(err.value)
     exchange_server.revoke_all_access_tokens()  # the subject token is dead now
     with pytest.raises(nb_oauth.RefreshError):
         nb_oauth.tokens.refresh("exchanged")

@@ -140,3 +140,23 @@ def test_terminal_countdown_is_redrawn_in_place(capsys) -> None:
     out = capsys.readouterr().out
     assert "\r" in out and "left. To cancel, press Ctrl+C" in out
     assert out.endswith("\r\033[K")  # the line is cleared when the wait ends
+
+
+@pytest.mark.parametrize(("status", "what", "says"), [
+    (401, "userinfo request", "refused the token at userinfo"),
+    (401, "introspection request", "refused the client at the Introspection endpoint"),
+    (403, "pushed authorization request", "refused the client at the PAR endpoint"),
+    (404, "userinfo request", "Check the Userinfo URL"),
+])
+def test_an_endpoint_other_than_the_token_endpoint_gets_its_own_fix(status: int, what: str, says: str) -> None:
+    from nb_oauth._transport import Response, raise_for_oauth_error
+
+    answer = Response(status=status, headers={"content-type": "text/html"}, text="<html>no</html>", elapsed=0.0,
+                      url="https://idp.example/x")
+    with pytest.raises(TokenEndpointError) as err:
+        raise_for_oauth_error(answer, what=what)
+    assert says in str(err.value) and "Access Token URL" not in str(err.value)
+    ok = Response(status=200, headers={"content-type": "text/html"}, text="<html>a login page</html>", elapsed=0.0,
+                  url="https://idp.example/x")
+    with pytest.raises(TokenEndpointError, match="Check the (Userinfo|Introspection|PAR) URL"):
+        raise_for_oauth_error(ok, what=what)

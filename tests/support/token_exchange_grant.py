@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error, grants
 
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8693 §2.2.2: the server will not issue a token for the audience or resource asked for."""
+
+    error = "invalid_target"
+    status_code = 400
 
 
 class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
@@ -36,7 +43,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
             self.actor_client_id = actor.client_id
         audience = form.get("audience")
         if audience and audience not in self.allowed_audiences:
-            raise InvalidRequestError("unknown audience", status_code=400)
+            raise InvalidTargetError("unknown audience")
         self.request.client = client
         self.request.user = subject.user
         self._subject = subject
