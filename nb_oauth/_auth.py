@@ -19,7 +19,7 @@ from requests.auth import AuthBase
 from ._async_flight import Flight, in_thread_once
 from ._bearer_rules import check_bearer_transport, check_plain_http_netloc, hint_on_bare_403, same_origin, without_param
 from ._log_guard import masked_exception
-from .dpop import landed_elsewhere, proof_for, sign_next_hop, wants_nonce_retry
+from .dpop import landed_elsewhere, nonce_challenge, proof_for, sign_next_hop, wants_nonce_retry
 
 if TYPE_CHECKING:
     from ._token import Token, TokenSet
@@ -180,6 +180,8 @@ class OAuth2Auth(AuthBase):
         second = r.connection.send(retry, **kwargs)
         second.history.append(r)
         second.request = retry
+        if nonce_retry:
+            self._nonce_again(second.status_code, second.headers, retry.url or "")
         self._guard(second)
         return second
 
@@ -212,7 +214,8 @@ class OAuth2Auth(AuthBase):
             next_step = "nonce" if self._httpx_next_step(request, response, token_set) == "nonce" else ""
         if next_step == "nonce":
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
-            self._guard((yield request))
+            again = self._guard((yield request))
+            self._nonce_again(again.status_code, again.headers, str(request.url))
         elif next_step == "refresh":
             new = self.store.refresh_after_401(self.name, token_set.access_token)
             if new is not None:
@@ -235,7 +238,8 @@ class OAuth2Auth(AuthBase):
             next_step = "nonce" if self._httpx_next_step(request, response, token_set) == "nonce" else ""
         if next_step == "nonce":
             self._apply_httpx(request, token_set)  # a new proof, with the nonce the server asked for
-            self._guard((yield request))
+            again = self._guard((yield request))
+            self._nonce_again(again.status_code, again.headers, str(request.url))
         elif next_step == "refresh":
             new = await self._async_after_401(token_set.access_token)
             if new is not None:
@@ -278,6 +282,19 @@ class OAuth2Auth(AuthBase):
 
         return replaced() or await in_thread_once(
             self._flights, lambda: self.store.refresh_after_401(self.name, rejected), replaced, none_is_an_answer=True)
+
+    def _nonce_again(self, status: int, headers: Any, url: str) -> None:
+        """An API that asks for a new nonce again after the one retry gets its 401 handed back; say why, once."""
+        if nonce_challenge(status, headers) and not getattr(self, "_told_nonce", False):
+            self._told_nonce = True
+            from urllib.parse import urlsplit
+
+            from ._presenter import presenter
+
+            parts = urlsplit(url)
+            presenter().notice(f"{parts.scheme}://{parts.netloc} asked for a new DPoP nonce again after nb_oauth's one "
+                               "retry with the nonce it gave, so its 401 is handed back. Check that API's DPoP nonce "
+                               "handling (and this machine's clock).")
 
     def __repr__(self) -> str:
         return f"OAuth2Auth({self.name!r})"

@@ -96,17 +96,22 @@ def test_refresh_keeps_the_key_and_sends_proofs(oidc_provider, provider_login, d
     assert r.json()["sub"] == "alice" and r.json()["jkt"] == jkt
 
 
-def test_nonce_demanded_forever_is_one_retry_then_an_answer(oidc_provider) -> None:
+def test_nonce_demanded_forever_is_one_retry_then_an_answer(oidc_provider, capsys) -> None:
     rs = DPoPResourceServer(oidc_provider.issuer + "/token/introspection", "rs", oidc_provider.secret("rs"),
                             require_nonce=True, nonce_forever=True).start()
     try:
         token = dpop_cc(oidc_provider)
         kept = token.access_token
-        r = nb_oauth.session("bound").get(rs.url + "/whoami")
+        capsys.readouterr()
+        session = nb_oauth.session("bound")
+        r = session.get(rs.url + "/whoami")
         assert r.status_code == 401 and rs.stats.requests == 2
+        assert session.get(rs.url + "/whoami").status_code == 401 and rs.stats.requests == 4
+        assert capsys.readouterr().err.count("asked for a new DPoP nonce again") == 1  # said once, not per call
         with httpx.Client(auth=nb_oauth.auth("bound")) as client:
             assert client.get(rs.url + "/whoami").status_code == 401
-        assert rs.stats.requests == 4
+        assert rs.stats.requests == 6
+        assert "asked for a new DPoP nonce again" in capsys.readouterr().err
         assert nb_oauth.tokens["bound"].access_token == kept
     finally:
         rs.stop()
