@@ -158,5 +158,5 @@ def test_an_endpoint_other_than_the_token_endpoint_gets_its_own_fix(status: int,
     assert says in str(err.value) and "Access Token URL" not in str(err.value)
     ok = Response(status=200, headers={"content-type": "text/html"}, text="<html>a login page</html>", elapsed=0.0,
                   url="https://idp.example/x")
-    with pytest.raises(TokenEndpointError, match="Check the (Userinfo|Introspection|PAR) URL"):
+    with pytest.raises(TokenEndpointError, match=r"Check the (Userinfo|Introspection|PAR) URL"):
         raise_for_oauth_error(ok, what=what)
