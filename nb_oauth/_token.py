@@ -305,6 +305,13 @@ class Token:
             return f"expired {_human(-left)} ago"
         return f"expires in {_human(left)}"
 
+    def __reduce__(self) -> Any:
+        """Not pickled: a pickled token would carry its live secrets into a task graph or a file."""
+        name = self.token_name or "name"
+        raise TypeError(f"Token {name!r} is not pickled: it holds the live access (and refresh) token. For another "
+                        f"process (a Dask task or worker), pass nb_oauth.session({name!r}) or nb_oauth.auth({name!r}), "
+                        "which carry only the name, and share the token with nb_oauth.dask.share(client, name).")
+
     def __repr__(self) -> str:
         parts = [f"name={self.token_name!r}", f"access_token={mask(self.access_token)!r}"]
         if self.token_type:

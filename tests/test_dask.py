@@ -259,6 +259,10 @@ def test_pickled_session_and_auth_carry_the_name_and_no_secret(server, client) -
     for blob in blobs:
         assert name.encode() in blob
         assert not [s for s in secrets if s and s.encode() in blob]
+    for pickled in (lambda: pickle.dumps(token), lambda: cloudpickle.dumps(lambda t=token: t.access_token)):
+        with pytest.raises(TypeError, match=r"nb_oauth\.session") as err:  # the Token itself: refused, saying what to use
+            pickled()
+        assert not [s for s in secrets if s and s in str(err.value)]
     assert graph.compute() == 200
     assert client.submit(tasks.get_with, api, auth, pure=False).result() == 200
     nb_oauth.dask.unshare(client, name)
