@@ -140,7 +140,7 @@ def default_alg(key: PrivateKey, *, fapi2: bool = False) -> str:
                       fix="Use an Ed25519, P-256 or RSA key.")
 
 
-def check_alg_fits(key: PrivateKey, alg: str, field: str = "client_assertion_alg") -> None:
+def check_alg_fits(key: PrivateKey, alg: str, field: str = "client_assertion_alg", fix: str | None = None) -> None:
     from joserfc.jwk import ECKey, RSAKey
 
     fits = (alg in _RSA_ALGS if isinstance(key, RSAKey)
@@ -149,12 +149,9 @@ def check_alg_fits(key: PrivateKey, alg: str, field: str = "client_assertion_alg
     if not fits:
         kind = ("RSA" if isinstance(key, RSAKey) else f"EC {key.curve_name}" if isinstance(key, ECKey)
                 else key.curve_name)
-        if not field.startswith("client_"):  # the JWK's own alg member
-            raise ConfigError(f"{field} {alg} does not fit the key, which is {kind}.",
-                              fix="Correct the JWK's alg member, or remove it to choose from the key.")
         raise ConfigError(f"{field} {alg} does not fit the key, which is {kind}.",
-                          fix=f"Set {field} to {default_alg(key)} (or leave it unset to choose from the key), or give "
-                              f"a key of the type {alg} needs.")
+                          fix=fix or f"Set {field} to {default_alg(key)} (or leave it unset to choose from the key), or "
+                                     f"give a key of the type {alg} needs.")
 
 
 @functools.lru_cache(maxsize=32)  # asked for on every token request: parsed and checked once per key and setting
@@ -166,7 +163,8 @@ def signing_key(text: str, alg: str | None, kid: str | None, *, fapi2: bool = Fa
         raise ConfigError(f"client_assertion_alg is {alg}, but the JWK itself says alg {declared}.",
                           fix="Leave client_assertion_alg unset (the JWK's alg is used), or change the JWK's alg.")
     if declared and not alg:
-        check_alg_fits(key, declared, "the JWK's alg")
+        check_alg_fits(key, declared, "the JWK's alg", fix="Correct the JWK's alg member, or remove it to choose "
+                                                            "from the key.")
         from ..config import FAPI2_ALGS
 
         if fapi2 and declared not in FAPI2_ALGS:
