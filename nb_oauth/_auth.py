@@ -160,7 +160,7 @@ class OAuth2Auth(AuthBase):
             return r
         dpop = sent_set.dpop_key is not None
         if dpop and r.is_redirect:
-            sign_next_hop(r, sent_set, sent_set.access_token)
+            sign_next_hop(r, sent_set)
             return r
         nonce_retry = dpop and wants_nonce_retry(sent_set, request.url or "", status, r.headers)
         if status != 401 or getattr(request, "_nb_oauth_retried", False):

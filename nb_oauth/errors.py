@@ -137,9 +137,13 @@ _URL_SETTINGS = (("device", "Device Authorization URL"), ("discovery", "issuer U
                  ("userinfo", "Userinfo URL"), ("introspection", "Introspection URL"), ("pushed", "PAR URL"))
 
 
+def _setting_for(what: str) -> str | None:
+    return next((label for word, label in _URL_SETTINGS if word in what), None)
+
+
 def status_fix(status: int, what: str) -> str | None:
     """The fix for an error status without an OAuth ``error`` code; None keeps the error kind's own."""
-    setting = next((label for word, label in _URL_SETTINGS if word in what), "Access Token URL")
+    setting = _setting_for(what) or "Access Token URL"
     if status in (404, 405, 410):
         return (f"Check the {setting}: HTTP {status} means there is no such endpoint at that address (a typo, "
                 "a missing path segment or trailing slash, or another server); the client credentials were not "
@@ -157,7 +161,7 @@ def status_fix(status: int, what: str) -> str | None:
 
 def endpoint_fix(what: str) -> str | None:
     """For an answer that is not the endpoint's JSON: which setting to check (None: the error kind's own)."""
-    setting = next((label for word, label in _URL_SETTINGS if word in what), None)
+    setting = _setting_for(what)
     return f"Check the {setting} (or issuer, to take it from discovery): the answer is not this endpoint's." \
         if setting else None
 

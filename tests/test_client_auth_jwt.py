@@ -173,7 +173,7 @@ def test_client_secret_jwt_refuses_a_secret_shorter_than_its_hash(oidc_provider)
     assert "twelve-chars" not in str(err.value) and "hs-short" not in nb_oauth.tokens
 
 
-def test_an_alg_the_provider_does_not_list_is_fixed_with_one_that_fits(oidc_provider) -> None:
+def test_an_alg_the_provider_does_not_list_is_fixed_with_one_that_fits() -> None:
     from nb_oauth.grants import _metadata_rules
 
     doc = {"token_endpoint_auth_signing_alg_values_supported": ["HS256", "ES256"]}

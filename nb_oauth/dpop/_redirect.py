@@ -53,14 +53,14 @@ def next_hop(response: requests.Response) -> tuple[str, str, bool] | None:
     return probe.method or "GET", url, not rules.should_strip_auth(sent.url or "", url)
 
 
-def sign_next_hop(response: requests.Response, token_set: TokenSet, access_token: str) -> None:
+def sign_next_hop(response: requests.Response, token_set: TokenSet) -> None:
     """Before requests follows ``response``: the proof on the request it copies is the next hop's own."""
     hop = next_hop(response)
     if hop is None or response.request is None:
         return
     method, url, token_stays = hop
     headers = response.request.headers
-    proof = proof_for(token_set, method, url, access_token) if token_stays else None
+    proof = proof_for(token_set, method, url, token_set.access_token) if token_stays else None
     if proof is None:
         headers.pop("DPoP", None)
     else:
