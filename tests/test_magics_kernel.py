@@ -32,7 +32,7 @@ def test_in_a_real_kernel(demo) -> None:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     env = {**os.environ, "SECRET": CONFIDENTIAL_CLIENT_SECRET, "NB_OAUTH_ROBOT_DELAY": "1.2",
            "BROWSER": f"{sys.executable} -m nb_oauth.demo.robot %s"}
-    client = nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True)
+    client = nbclient.NotebookClient(nb, timeout=60, iopub_timeout=30, kernel_name="python3", allow_errors=True)
     with client.setup_kernel(env=env):
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)

@@ -117,7 +117,7 @@ def test_nothing_secret_in_the_saved_notebook_or_the_debug_log(demo, tmp_path: P
            "NB_OAUTH_CALLBACK_TIMEOUT": "60", "SCAN_LOG": str(log), "SCAN_DEMO": demo.url,
            "SCAN_SECRET": CONFIDENTIAL_CLIENT_SECRET, "SCAN_PASSWORD": DEMO_USERS["alice"],
            "SCAN_SECRETS": str(secrets_file)}
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True, allow_errors=False,
+    client = NotebookClient(nb, timeout=120, iopub_timeout=30, kernel_name="python3", store_widget_state=True, allow_errors=False,
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=env)
     nb.cells.pop()

@@ -53,7 +53,7 @@ def test_a_notebook_run_leaks_no_token_or_filled_value_through_errors_and_output
     env = {"DEMO": demo.url, "API_KEY": API_KEY, "URL_KEY": URL_KEY, "NB_OAUTH_CALLBACK_TIMEOUT": "30"}
     import os
 
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+    NotebookClient(nb, timeout=120, iopub_timeout=30, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
                    allow_errors=False).execute(env={**os.environ, **env})
     nb.cells.pop()
     saved = tmp_path / "attack.ipynb"

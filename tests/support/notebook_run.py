@@ -35,6 +35,10 @@ with open({path!r}, "w") as _f:
     _json.dump(sorted(_found), _f)
 """
 
+#: nbclient waits this long after a cell's reply for its last outputs (its default of 4 s drops them
+#: when the whole suite loads the machine; a dropped output fails a test that reads it).
+IOPUB_TIMEOUT = 30
+
 
 def demo_python_or_skip() -> str:
     """The Python of the make-demo venv; a failure in CI (``make test`` builds it), a skip elsewhere."""
@@ -73,7 +77,7 @@ def run_notebook(path: Path, out_dir: Path, *, env: dict[str, str] | None = None
     km = _kernel_manager(python, out_dir / "kernelspec") if python is not None else None
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", km=km,
                             resources={"metadata": {"path": str(out_dir)}}, store_widget_state=True,
-                            allow_errors=allow_errors)
+                            allow_errors=allow_errors, iopub_timeout=IOPUB_TIMEOUT)
     client.execute(env=kernel_env)
     nb.cells.pop()  # the collector cell is not part of what a user saves
     saved = out_dir / path.name
